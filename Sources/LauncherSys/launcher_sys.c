@@ -1,0 +1,2 @@
+#include "launcher_sys.h"
+int og_launcher_sys_placeholder(void) { return 0; }

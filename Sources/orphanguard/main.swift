@@ -1,0 +1,1 @@
+print("orphanguard: not yet implemented")

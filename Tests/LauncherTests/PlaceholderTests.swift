@@ -1,0 +1,2 @@
+import XCTest
+final class LauncherPlaceholderTests: XCTestCase { func testPlaceholder() {} }

@@ -1,0 +1,2 @@
+import XCTest
+final class ShimPlaceholderTests: XCTestCase { func testPlaceholder() {} }

@@ -1,0 +1,271 @@
+/*
+ * Parsing of the ORPHANGUARD_* variables. Pure functions over an envp array so
+ * the fuzzer and the constructor share them. A bad value never stops the host:
+ * it produces one warning and the default for that setting.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "og.h"
+
+static const char *const var_names[OG_VAR_COUNT] = {
+    [OG_VAR_SIGNAL] = "ORPHANGUARD_SIGNAL",
+    [OG_VAR_GRACE] = "ORPHANGUARD_GRACE",
+    [OG_VAR_POLL_INTERVAL] = "ORPHANGUARD_POLL_INTERVAL",
+    [OG_VAR_SCOPE] = "ORPHANGUARD_SCOPE",
+    [OG_VAR_WATCH] = "ORPHANGUARD_WATCH",
+    [OG_VAR_QUIET] = "ORPHANGUARD_QUIET",
+    [OG_VAR_VERBOSE] = "ORPHANGUARD_VERBOSE",
+    [OG_VAR_EXCLUDE] = "ORPHANGUARD_EXCLUDE",
+    [OG_VAR_DISABLE] = "ORPHANGUARD_DISABLE",
+};
+
+static const struct {
+    const char *name;
+    int number;
+} signal_names[] = {
+    {"HUP", SIGHUP},     {"INT", SIGINT},       {"QUIT", SIGQUIT},   {"ILL", SIGILL},
+    {"TRAP", SIGTRAP},   {"ABRT", SIGABRT},     {"IOT", SIGIOT},     {"BUS", SIGBUS},
+    {"FPE", SIGFPE},     {"KILL", SIGKILL},     {"USR1", SIGUSR1},   {"SEGV", SIGSEGV},
+    {"USR2", SIGUSR2},   {"PIPE", SIGPIPE},     {"ALRM", SIGALRM},   {"TERM", SIGTERM},
+    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},   {"CONT", SIGCONT},   {"STOP", SIGSTOP},
+    {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU},   {"URG", SIGURG},
+    {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+    {"WINCH", SIGWINCH}, {"IO", SIGIO},         {"POLL", SIGPOLL},   {"PWR", SIGPWR},
+    {"SYS", SIGSYS},
+};
+
+/* Parses a whole decimal number in [min, max]; false on anything else. */
+static bool parse_long(const char *text, long min, long max, long *out)
+{
+    if (*text == '\0')
+        return false;
+    for (const char *p = text; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    errno = 0;
+    char *end;
+    long value = strtol(text, &end, 10);
+    if (errno || *end || value < min || value > max)
+        return false;
+    *out = value;
+    return true;
+}
+
+/* Seconds with up to three decimals ("5", "0.25", "1.5") -> milliseconds.
+ * Written by hand: strtod depends on the host's locale. */
+static bool parse_seconds(const char *text, long min_ms, long max_ms, long *out_ms)
+{
+    long whole = 0, frac = 0;
+    int frac_digits = 0;
+    const char *p = text;
+    if (*p < '0' || *p > '9')
+        return false;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        whole = whole * 10 + (*p - '0');
+        if (whole > max_ms / 1000 + 1)
+            return false;
+    }
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return false;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            if (frac_digits == 3)
+                return false;
+            frac = frac * 10 + (*p - '0');
+            frac_digits++;
+        }
+    }
+    if (*p != '\0')
+        return false;
+    while (frac_digits++ < 3)
+        frac *= 10;
+    long ms = whole * 1000 + frac;
+    if (ms < min_ms || ms > max_ms)
+        return false;
+    *out_ms = ms;
+    return true;
+}
+
+static bool parse_flag(const char *text, bool *out)
+{
+    if (!strcmp(text, "1") || !strcasecmp(text, "true") || !strcasecmp(text, "yes")) {
+        *out = true;
+        return true;
+    }
+    if (!strcmp(text, "0") || !strcasecmp(text, "false") || !strcasecmp(text, "no") || !*text) {
+        *out = false;
+        return true;
+    }
+    return false;
+}
+
+int og_signal_parse(const char *text)
+{
+    long number;
+    if (parse_long(text, 1, SIGRTMAX, &number))
+        return (int)number;
+    if (!strncasecmp(text, "SIG", 3))
+        text += 3;
+    for (size_t i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++)
+        if (!strcasecmp(text, signal_names[i].name))
+            return signal_names[i].number;
+    if (!strncasecmp(text, "RTMIN", 5) || !strncasecmp(text, "RTMAX", 5)) {
+        bool from_min = (text[3] == 'I' || text[3] == 'i');
+        long offset = 0;
+        if (text[5] != '\0') {
+            if (text[5] != (from_min ? '+' : '-') || !parse_long(text + 6, 0, 64, &offset))
+                return -1;
+        }
+        long sig = from_min ? SIGRTMIN + offset : SIGRTMAX - offset;
+        return (sig >= SIGRTMIN && sig <= SIGRTMAX) ? (int)sig : -1;
+    }
+    return -1;
+}
+
+const char *og_signal_name(int sig, char *buf, size_t len)
+{
+    for (size_t i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++)
+        if (signal_names[i].number == sig) {
+            snprintf(buf, len, "SIG%s", signal_names[i].name);
+            return buf;
+        }
+    snprintf(buf, len, "SIG%d", sig);
+    return buf;
+}
+
+bool og_name_listed(const char *list, const char *comm)
+{
+    size_t want = strlen(comm);
+    while (*list) {
+        const char *end = strchr(list, ',');
+        size_t len = end ? (size_t)(end - list) : strlen(list);
+        if (len == want && want > 0 && !memcmp(list, comm, len))
+            return true;
+        if (!end)
+            break;
+        list = end + 1;
+    }
+    return false;
+}
+
+static void defaults(struct og_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->signal = SIGTERM;
+    cfg->grace_ms = 5000;
+    cfg->poll_ms = 100;
+    cfg->scope = OG_SCOPE_PROCESS;
+    cfg->watch = OG_WATCH_AUTO;
+}
+
+/* Applies one variable; returns a description of what is wrong, or NULL. */
+static const char *apply(struct og_config *cfg, enum og_var var, const char *value)
+{
+    long number;
+    int sig;
+    switch (var) {
+    case OG_VAR_SIGNAL:
+        if ((sig = og_signal_parse(value)) < 0)
+            return "not a signal name or number";
+        cfg->signal = sig;
+        return NULL;
+    case OG_VAR_GRACE:
+        if (!parse_seconds(value, 0, 86400 * 1000L, &number))
+            return "not a number of seconds from 0 to 86400";
+        cfg->grace_ms = number;
+        return NULL;
+    case OG_VAR_POLL_INTERVAL:
+        if (!parse_seconds(value, 1, 60 * 1000L, &number))
+            return "not a number of seconds from 0.001 to 60";
+        cfg->poll_ms = number;
+        return NULL;
+    case OG_VAR_SCOPE:
+        if (!strcmp(value, "process"))
+            cfg->scope = OG_SCOPE_PROCESS;
+        else if (!strcmp(value, "group"))
+            cfg->scope = OG_SCOPE_GROUP;
+        else
+            return "expected \"process\" or \"group\"";
+        return NULL;
+    case OG_VAR_WATCH:
+        if (!strcmp(value, "auto"))
+            cfg->watch = OG_WATCH_AUTO;
+        else if (!strcmp(value, "poll"))
+            cfg->watch = OG_WATCH_POLL;
+        else
+            return "expected \"auto\" or \"poll\"";
+        return NULL;
+    case OG_VAR_QUIET:
+        return parse_flag(value, &cfg->quiet) ? NULL : "expected 1 or 0";
+    case OG_VAR_VERBOSE:
+        return parse_flag(value, &cfg->verbose) ? NULL : "expected 1 or 0";
+    case OG_VAR_DISABLE:
+        return parse_flag(value, &cfg->disabled) ? NULL : "expected 1 or 0";
+    case OG_VAR_EXCLUDE:
+        if (strlen(value) >= sizeof(cfg->exclude))
+            return "longer than 255 characters";
+        strcpy(cfg->exclude, value);
+        return NULL;
+    case OG_VAR_COUNT:
+        break;
+    }
+    return "unknown";
+}
+
+static const char *default_text(enum og_var var)
+{
+    switch (var) {
+    case OG_VAR_SIGNAL: return "SIGTERM";
+    case OG_VAR_GRACE: return "5";
+    case OG_VAR_POLL_INTERVAL: return "0.1";
+    case OG_VAR_SCOPE: return "process";
+    case OG_VAR_WATCH: return "auto";
+    case OG_VAR_EXCLUDE: return "no exclusions";
+    default: return "0";
+    }
+}
+
+void og_config_parse(struct og_config *cfg, char *const envp[], og_warn_fn warn)
+{
+    const char *values[OG_VAR_COUNT] = {0};
+    defaults(cfg);
+    for (char *const *e = envp; e && *e; e++) {
+        if (strncmp(*e, OG_ENV_PREFIX, sizeof(OG_ENV_PREFIX) - 1))
+            continue;
+        for (int v = 0; v < OG_VAR_COUNT; v++) {
+            size_t n = strlen(var_names[v]);
+            if (!strncmp(*e, var_names[v], n) && (*e)[n] == '=' && !values[v])
+                values[v] = *e + n + 1;
+        }
+    }
+    /* Quiet first: it decides whether the other warnings are printed. */
+    static const enum og_var order[OG_VAR_COUNT] = {
+        OG_VAR_QUIET, OG_VAR_VERBOSE, OG_VAR_DISABLE, OG_VAR_SIGNAL, OG_VAR_GRACE,
+        OG_VAR_POLL_INTERVAL, OG_VAR_SCOPE, OG_VAR_WATCH, OG_VAR_EXCLUDE,
+    };
+    for (int i = 0; i < OG_VAR_COUNT; i++) {
+        enum og_var v = order[i];
+        if (!values[v])
+            continue;
+        const char *problem = apply(cfg, v, values[v]);
+        if (problem) {
+            if (warn && !cfg->quiet) {
+                char line[OG_VALUE_MAX + 160];
+                snprintf(line, sizeof(line), "ignoring %s=\"%.*s\": %s; using %s", var_names[v],
+                         OG_VALUE_MAX, values[v], problem, default_text(v));
+                warn(line);
+            }
+            continue;
+        }
+        /* Remember valid values verbatim to pass them on through exec. */
+        if (strlen(values[v]) < OG_VALUE_MAX)
+            snprintf(cfg->given[v], sizeof(cfg->given[v]), "%s=%s", var_names[v], values[v]);
+    }
+}

@@ -1,0 +1,175 @@
+/*
+ * Putting the guard back into an environment a program passes to exec.
+ *
+ * Programs that exec with an explicit environment (Popen(env={...}), env -i,
+ * execle) drop LD_PRELOAD and our settings, so their children would run
+ * unguarded. Before each exec the library rebuilds the environment: our library
+ * first in LD_PRELOAD (other entries kept, never duplicated), each setting this
+ * process received that the new environment lacks, and ORPHANGUARD_PARENT (who
+ * is exec'ing). ORPHANGUARD_ADDED lists the settings added so that the child's
+ * constructor can remove exactly those again: the program sees the environment
+ * its parent gave it, plus LD_PRELOAD.
+ *
+ * This code runs in vfork children, which share memory with their parent: it
+ * allocates nothing and only writes into the caller's buffer.
+ */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <string.h>
+
+#include "og.h"
+
+#define LD_PRELOAD_EQ "LD_PRELOAD="
+
+static bool has_name(const char *entry, const char *name_eq, size_t len)
+{
+    return !strncmp(entry, name_eq, len);
+}
+
+/* Length of "NAME=" in a "NAME=value" string (whole string if no '='). */
+static size_t name_len(const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    return eq ? (size_t)(eq - entry) + 1 : strlen(entry);
+}
+
+static bool is_internal(const char *entry)
+{
+    return has_name(entry, OG_ENV_PARENT "=", sizeof(OG_ENV_PARENT)) ||
+           has_name(entry, OG_ENV_ADDED "=", sizeof(OG_ENV_ADDED));
+}
+
+bool og_preload_has_library(const char *value, const char *library)
+{
+    /* The loader splits LD_PRELOAD on spaces and colons. Any copy of the
+     * library counts: two copies would start two watchers. */
+    const size_t base = sizeof(OG_LIBRARY_BASENAME) - 1;
+    const size_t exact = library ? strlen(library) : 0;
+    while (*value) {
+        size_t len = strcspn(value, ": ");
+        if (exact && len == exact && !memcmp(value, library, len))
+            return true;
+        if (len >= base && !memcmp(value + len - base, OG_LIBRARY_BASENAME, base) &&
+            (len == base || value[len - base - 1] == '/'))
+            return true;
+        value += len;
+        if (*value)
+            value++;
+    }
+    return false;
+}
+
+static const char *find_entry(char *const envp[], const char *name_eq, size_t len)
+{
+    for (char *const *e = envp; e && *e; e++)
+        if (has_name(*e, name_eq, len))
+            return *e;
+    return NULL;
+}
+
+static bool var_missing(char *const envp[], const char *var)
+{
+    return find_entry(envp, var, name_len(var)) == NULL;
+}
+
+bool og_env_lacks_guard(char *const envp[], const struct og_inject *inject)
+{
+    const char *preload = find_entry(envp, LD_PRELOAD_EQ, sizeof(LD_PRELOAD_EQ) - 1);
+    if (!preload || !og_preload_has_library(preload + sizeof(LD_PRELOAD_EQ) - 1, inject->library))
+        return true;
+    for (size_t i = 0; i < inject->nvars; i++)
+        if (var_missing(envp, inject->vars[i]))
+            return true;
+    return false;
+}
+
+size_t og_env_size(char *const envp[], const struct og_inject *inject)
+{
+    size_t count = 0;
+    for (char *const *e = envp; e && *e; e++)
+        count++;
+    /* The new LD_PRELOAD, the added variables, PARENT, ADDED and NULL. */
+    size_t slots = count + inject->nvars + 4;
+    size_t bytes = sizeof(LD_PRELOAD_EQ) + strlen(inject->library) + 1;
+    const char *preload = find_entry(envp, LD_PRELOAD_EQ, sizeof(LD_PRELOAD_EQ) - 1);
+    if (preload)
+        bytes += strlen(preload);
+    bytes += sizeof(OG_ENV_ADDED) + 1;
+    for (size_t i = 0; i < inject->nvars; i++)
+        bytes += name_len(inject->vars[i]) + 1;
+    return slots * sizeof(char *) + bytes + sizeof(char *);
+}
+
+/* Appends src to the string being built at *cursor, within end. */
+static bool append(char **cursor, char *end, const char *src, size_t len)
+{
+    if ((size_t)(end - *cursor) < len + 1)
+        return false;
+    memcpy(*cursor, src, len);
+    *cursor += len;
+    **cursor = '\0';
+    return true;
+}
+
+char **og_env_build(char *const envp[], const struct og_inject *inject, void *buf, size_t len)
+{
+    size_t count = 0;
+    for (char *const *e = envp; e && *e; e++)
+        count++;
+    size_t slots = count + inject->nvars + 4;
+    uintptr_t base = ((uintptr_t)buf + sizeof(char *) - 1) & ~(uintptr_t)(sizeof(char *) - 1);
+    char **out = (char **)base;
+    char *strings = (char *)(out + slots);
+    char *end = (char *)buf + len;
+    if ((uintptr_t)strings > (uintptr_t)end)
+        return NULL;
+
+    size_t n = 0;
+    const char *preload = NULL;
+    for (char *const *e = envp; e && *e; e++) {
+        if (is_internal(*e))
+            continue;
+        if (!preload && has_name(*e, LD_PRELOAD_EQ, sizeof(LD_PRELOAD_EQ) - 1)) {
+            preload = *e;
+            continue;
+        }
+        out[n++] = *e;
+    }
+
+    /* LD_PRELOAD: ours first, then whatever the program asked for. */
+    const char *old = preload ? preload + sizeof(LD_PRELOAD_EQ) - 1 : "";
+    if (preload && og_preload_has_library(old, inject->library)) {
+        out[n++] = (char *)preload;
+    } else {
+        char *start = strings;
+        if (!append(&strings, end, LD_PRELOAD_EQ, sizeof(LD_PRELOAD_EQ) - 1) ||
+            !append(&strings, end, inject->library, strlen(inject->library)))
+            return NULL;
+        if (*old && (!append(&strings, end, ":", 1) || !append(&strings, end, old, strlen(old))))
+            return NULL;
+        strings++;
+        out[n++] = start;
+    }
+
+    /* Settings this process received that the new environment lacks. */
+    char *added = strings;
+    if (!append(&strings, end, OG_ENV_ADDED "=", sizeof(OG_ENV_ADDED)))
+        return NULL;
+    size_t added_count = 0;
+    for (size_t i = 0; i < inject->nvars; i++) {
+        const char *var = inject->vars[i];
+        if (!var_missing(envp, var))
+            continue;
+        out[n++] = (char *)var;
+        if ((added_count++ && !append(&strings, end, ",", 1)) ||
+            !append(&strings, end, var, name_len(var) - 1))
+            return NULL;
+    }
+    strings++;
+    if (added_count)
+        out[n++] = added;
+    if (inject->parent)
+        out[n++] = (char *)inject->parent;
+    out[n] = NULL;
+    return out;
+}

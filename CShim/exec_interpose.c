@@ -1,0 +1,202 @@
+/*
+ * The exec family. Each entry point passes its environment through
+ * og_with_guarded_env(), which rebuilds it (environ_inject.c) so the new image
+ * loads the library again with the same settings, then calls the kernel or the
+ * next definition.
+ *
+ * These run in vfork children (CPython's subprocess uses vfork), which share
+ * memory and stack with the suspended parent: no malloc, no locks, errno
+ * preserved. The rebuilt environment lives on the stack; only an enormous one
+ * goes to mmap (in a vfork child a successful exec then leaves that mapping in
+ * the parent: bounded, and only past 64 KiB of environment pointers).
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "og.h"
+
+#define STACK_ENV_LIMIT (64 * 1024)
+
+typedef int (*execvpe_fn)(const char *, char *const[], char *const[]);
+typedef int (*fexecve_fn)(int, char *const[], char *const[]);
+
+int og_with_guarded_env(bool from_exec, char *const envp[], og_env_call call, void *ctx)
+{
+    if (!og_active())
+        return call(ctx, envp);
+    struct og_inject inject;
+    char parent[96];
+    if (from_exec)
+        og_inject_for_exec(&inject, parent, sizeof(parent));
+    else
+        og_inject_for_spawn(&inject, parent, sizeof(parent));
+    size_t need = og_env_size(envp, &inject);
+    if (need <= STACK_ENV_LIMIT) {
+        char buf[need];
+        char **env = og_env_build(envp, &inject, buf, need);
+        return call(ctx, env ? env : envp);
+    }
+    void *map = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED)
+        return call(ctx, envp);
+    char **env = og_env_build(envp, &inject, map, need);
+    int result = call(ctx, env ? env : envp);
+    int saved_errno = errno;
+    munmap(map, need);
+    errno = saved_errno;
+    return result;
+}
+
+void *og_next(void **cache, const char *name)
+{
+    /* Resolved in the constructor as well (og_resolve_next), so vfork
+     * children never take the loader's lock here. */
+    if (!*cache)
+        *cache = dlsym(RTLD_NEXT, name);
+    return *cache;
+}
+
+static void *next_execvpe;
+static void *next_fexecve;
+
+void og_resolve_exec_next(void)
+{
+    og_next(&next_execvpe, "execvpe");
+    og_next(&next_fexecve, "fexecve");
+}
+
+/* ---- path-based -------------------------------------------------------- */
+
+struct exec_args {
+    const char *path;
+    char *const *argv;
+    int fd;
+    int flags;
+};
+
+static int call_execve(void *ctx, char *const env[])
+{
+    struct exec_args *a = ctx;
+    return (int)syscall(SYS_execve, a->path, a->argv, env);
+}
+
+static int call_execvpe(void *ctx, char *const env[])
+{
+    struct exec_args *a = ctx;
+    execvpe_fn next = (execvpe_fn)og_next(&next_execvpe, "execvpe");
+    if (!next) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return next(a->path, a->argv, env);
+}
+
+static int call_execveat(void *ctx, char *const env[])
+{
+    struct exec_args *a = ctx;
+    return (int)syscall(SYS_execveat, a->fd, a->path, a->argv, env, a->flags);
+}
+
+static int call_fexecve(void *ctx, char *const env[])
+{
+    struct exec_args *a = ctx;
+    int result = (int)syscall(SYS_execveat, a->fd, "", a->argv, env, AT_EMPTY_PATH);
+    if (result < 0 && errno == ENOSYS) {
+        /* Kernels before 3.19: glibc's own fallback goes through /proc. */
+        fexecve_fn next = (fexecve_fn)og_next(&next_fexecve, "fexecve");
+        if (next)
+            return next(a->fd, a->argv, env);
+    }
+    return result;
+}
+
+__attribute__((visibility("default"))) int execve(const char *path, char *const argv[], char *const envp[])
+{
+    struct exec_args a = {.path = path, .argv = argv};
+    return og_with_guarded_env(true, envp, call_execve, &a);
+}
+
+__attribute__((visibility("default"))) int execv(const char *path, char *const argv[])
+{
+    return execve(path, argv, environ);
+}
+
+__attribute__((visibility("default"))) int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    struct exec_args a = {.path = file, .argv = argv};
+    return og_with_guarded_env(true, envp, call_execvpe, &a);
+}
+
+__attribute__((visibility("default"))) int execvp(const char *file, char *const argv[])
+{
+    return execvpe(file, argv, environ);
+}
+
+__attribute__((visibility("default"))) int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    struct exec_args a = {.fd = fd, .argv = argv};
+    return og_with_guarded_env(true, envp, call_fexecve, &a);
+}
+
+__attribute__((visibility("default"))) int execveat(int dirfd, const char *path, char *const argv[],
+                                                    char *const envp[], int flags)
+{
+    struct exec_args a = {.path = path, .argv = argv, .fd = dirfd, .flags = flags};
+    return og_with_guarded_env(true, envp, call_execveat, &a);
+}
+
+/* ---- the variadic execl forms ------------------------------------------ */
+
+/* Counts the arguments after `first` up to the NULL. */
+static size_t count_args(const char *first, va_list args)
+{
+    size_t count = 1;
+    if (!first)
+        return 0;
+    while (va_arg(args, const char *))
+        count++;
+    return count;
+}
+
+#define COLLECT_ARGS(first, last_named, argv_name, envp_out)                  \
+    va_list args;                                                              \
+    va_start(args, last_named);                                                \
+    size_t argc_ = count_args(first, args);                                    \
+    va_end(args);                                                              \
+    char *argv_name[argc_ + 1];                                                \
+    va_start(args, last_named);                                                \
+    if (argc_)                                                                 \
+        argv_name[0] = (char *)(first);                                        \
+    for (size_t i_ = 1; i_ < argc_; i_++)                                      \
+        argv_name[i_] = va_arg(args, char *);                                  \
+    argv_name[argc_] = NULL;                                                   \
+    if (argc_)                                                                 \
+        (void)va_arg(args, char *);                                            \
+    envp_out;                                                                  \
+    va_end(args)
+
+__attribute__((visibility("default"))) int execl(const char *path, const char *arg, ...)
+{
+    COLLECT_ARGS(arg, arg, argv, (void)0);
+    return execve(path, argv, environ);
+}
+
+__attribute__((visibility("default"))) int execlp(const char *file, const char *arg, ...)
+{
+    COLLECT_ARGS(arg, arg, argv, (void)0);
+    return execvpe(file, argv, environ);
+}
+
+__attribute__((visibility("default"))) int execle(const char *path, const char *arg, ...)
+{
+    char *const *envp;
+    COLLECT_ARGS(arg, arg, argv, envp = va_arg(args, char *const *));
+    return execve(path, argv, envp);
+}

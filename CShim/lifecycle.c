@@ -1,0 +1,369 @@
+/*
+ * Where the guard starts: the constructor of every process that loads the
+ * library, and the atfork child handler of every fork() (fork-only workers run
+ * no constructor, and neither the watcher thread nor PR_SET_PDEATHSIG survives
+ * fork).
+ *
+ * Who is the parent? getppid() at constructor time can already be a reaper if
+ * the parent died between fork and constructor, so exec passes the real one in
+ * ORPHANGUARD_PARENT=<pid>:<start time>:<flags>. A parent that differs from
+ * getppid() and is gone means we are already orphaned; one that is still alive
+ * means the variable is stale (it came through a program that does not load us,
+ * such as a static binary) and getppid() is right.
+ *
+ * PR_SET_PDEATHSIG fires when the parent *thread* that forked us exits, so it is
+ * armed only where that thread was the parent's main thread (flag 1), and only
+ * where the watcher thread cannot run: before exec (static children, and the
+ * window until the constructor), in a pid namespace's init, or when the thread
+ * cannot be created.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "og.h"
+
+#define PARENT_FROM_MAIN_THREAD 1u
+
+static struct og_config g_cfg;
+static bool g_active;
+static bool g_excluded;
+static struct og_proc g_self;
+static struct og_proc g_parent;
+static bool g_parent_from_main;
+static pthread_t g_main_thread;
+static char g_library[PATH_MAX];
+static const char *g_vars[OG_VAR_COUNT];
+static size_t g_nvars;
+
+bool og_active(void) { return g_active; }
+const struct og_config *og_config(void) { return &g_cfg; }
+
+/* ---- /proc/PID/stat, async-signal-safe ------------------------------- */
+
+static size_t format_uint(char *out, unsigned long long value)
+{
+    char digits[24];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value);
+    for (size_t i = 0; i < n; i++)
+        out[i] = digits[n - 1 - i];
+    return n;
+}
+
+/* Reads state and start time of pid; false if it does not exist. */
+static bool read_stat(pid_t pid, char *state, unsigned long long *start)
+{
+    char path[40] = "/proc/";
+    size_t len = 6 + format_uint(path + 6, (unsigned long long)pid);
+    memcpy(path + len, "/stat", 6);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char buf[1024];
+    ssize_t got;
+    do
+        got = read(fd, buf, sizeof(buf) - 1);
+    while (got < 0 && errno == EINTR);
+    close(fd);
+    if (got <= 0)
+        return false;
+    buf[got] = '\0';
+    /* comm may hold spaces and parentheses: fields restart after the last ')'. */
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ')
+        return false;
+    *state = p[2];
+    int field = 2;
+    for (p += 2; *p && field < 21; p++)
+        if (*p == ' ')
+            field++;
+    unsigned long long value = 0;
+    for (; *p >= '0' && *p <= '9'; p++)
+        value = value * 10 + (unsigned)(*p - '0');
+    *start = value;
+    return true;
+}
+
+unsigned long long og_proc_start(pid_t pid)
+{
+    char state;
+    unsigned long long start;
+    return read_stat(pid, &state, &start) ? start : 0;
+}
+
+bool og_proc_alive(pid_t pid, unsigned long long start)
+{
+    char state;
+    unsigned long long actual;
+    if (!read_stat(pid, &state, &actual))
+        return false;
+    return state != 'Z' && state != 'X' && (start == 0 || actual == start);
+}
+
+/* ---- ORPHANGUARD_PARENT ----------------------------------------------- */
+
+struct parent_hint {
+    bool present;
+    struct og_proc proc;
+    unsigned flags;
+};
+
+static struct parent_hint parse_hint(const char *value)
+{
+    struct parent_hint hint = {0};
+    unsigned long long fields[3] = {0};
+    int i = 0;
+    for (const char *p = value; i < 3; p++) {
+        if (*p >= '0' && *p <= '9') {
+            fields[i] = fields[i] * 10 + (unsigned)(*p - '0');
+            if (fields[i] > (1ULL << 62))
+                return hint;
+        } else if (*p == ':' || *p == '\0') {
+            i++;
+            if (*p == '\0')
+                break;
+        } else {
+            return hint;
+        }
+    }
+    if (i != 3 || fields[0] == 0 || fields[0] > INT_MAX)
+        return hint;
+    hint.present = true;
+    hint.proc.pid = (pid_t)fields[0];
+    hint.proc.start = fields[1];
+    hint.flags = (unsigned)fields[2];
+    return hint;
+}
+
+static void format_hint(char *buf, size_t len, struct og_proc parent, bool from_main)
+{
+    char tmp[96] = OG_ENV_PARENT "=";
+    size_t n = sizeof(OG_ENV_PARENT);
+    n += format_uint(tmp + n, (unsigned long long)parent.pid);
+    tmp[n++] = ':';
+    n += format_uint(tmp + n, parent.start);
+    tmp[n++] = ':';
+    tmp[n++] = from_main ? '1' : '0';
+    tmp[n] = '\0';
+    if (n < len)
+        memcpy(buf, tmp, n + 1);
+    else if (len)
+        buf[0] = '\0';
+}
+
+/* ---- injection for exec and spawn --------------------------------------- */
+
+static void fill_inject(struct og_inject *inject, const char *parent_entry)
+{
+    inject->library = g_library;
+    inject->vars = g_vars;
+    inject->nvars = g_nvars;
+    inject->parent = parent_entry[0] ? parent_entry : NULL;
+}
+
+static bool arm_pdeathsig(void)
+{
+    return prctl(PR_SET_PDEATHSIG, (unsigned long)g_cfg.signal, 0, 0, 0) == 0;
+}
+
+void og_inject_for_exec(struct og_inject *inject, char *parent_buf, size_t len)
+{
+    struct og_proc parent;
+    bool from_main;
+    if (getpid() != g_self.pid) {
+        /* A vfork child: it shares our memory and thread pointer, so g_self is
+         * its parent and pthread_self() is the thread that called vfork. Only
+         * the (idempotent) start time may be written here. */
+        if (!g_self.start)
+            g_self.start = og_proc_start(g_self.pid);
+        parent = g_self;
+        from_main = pthread_equal(pthread_self(), g_main_thread);
+    } else {
+        /* A fork child (the atfork handler made g_parent its parent) or a
+         * plain exec, which keeps the parent. */
+        if (!g_parent.start)
+            g_parent.start = og_proc_start(g_parent.pid);
+        parent = g_parent;
+        from_main = g_parent_from_main;
+    }
+    /* The watcher thread does not survive exec. Arming covers the window
+     * until the new image's constructor (which disarms it again) and static
+     * images, which never run one. */
+    if (from_main && !g_excluded)
+        arm_pdeathsig();
+    format_hint(parent_buf, len, parent, from_main);
+    fill_inject(inject, parent_buf);
+}
+
+void og_inject_for_spawn(struct og_inject *inject, char *parent_buf, size_t len)
+{
+    if (!g_self.start)
+        g_self.start = og_proc_start(g_self.pid);
+    format_hint(parent_buf, len, g_self, pthread_equal(pthread_self(), g_main_thread));
+    fill_inject(inject, parent_buf);
+}
+
+/* ---- start-up ---------------------------------------------------------- */
+
+/* Removes the variables exec added to an explicit environment (see
+ * environ_inject.c), so the program sees what its parent gave it. */
+static void strip_added_variables(const char *added)
+{
+    char name[64];
+    while (*added) {
+        size_t len = strcspn(added, ",");
+        if (len > 0 && len < sizeof(name) - 1 && !strncmp(added, OG_ENV_PREFIX, sizeof(OG_ENV_PREFIX) - 1)) {
+            memcpy(name, added, len);
+            name[len] = '\0';
+            unsetenv(name);
+        }
+        added += len;
+        if (*added)
+            added++;
+    }
+}
+
+static bool find_library_path(void)
+{
+    Dl_info info;
+    if (!dladdr((void *)&og_active, &info) || !info.dli_fname || !info.dli_fname[0])
+        return false;
+    if (info.dli_fname[0] == '/') {
+        if (strlen(info.dli_fname) >= sizeof(g_library))
+            return false;
+        strcpy(g_library, info.dli_fname);
+        return true;
+    }
+    /* A relative LD_PRELOAD entry would not load from a child's directory. */
+    return realpath(info.dli_fname, g_library) != NULL;
+}
+
+static void collect_given_vars(void)
+{
+    for (int v = 0; v < OG_VAR_COUNT; v++)
+        if (g_cfg.given[v][0])
+            g_vars[g_nvars++] = g_cfg.given[v];
+}
+
+/* The watcher is the primary guard: it can report, escalate and never signals
+ * twice. PR_SET_PDEATHSIG is the backstop where no watcher runs; the one exec
+ * armed for the window before this constructor is disarmed again. */
+static void watch_parent(struct og_proc parent, bool from_main, bool armed_by_exec)
+{
+    bool gone = getppid() != parent.pid;
+    if (og_watch_start(parent, gone)) {
+        int armed = 0;
+        if (armed_by_exec && prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0) == 0 && armed == g_cfg.signal)
+            prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+    } else if (from_main) {
+        arm_pdeathsig();
+        /* Armed too late if the parent is already gone. */
+        if (getppid() != parent.pid)
+            kill(getpid(), g_cfg.signal);
+    }
+}
+
+/* The fork child inherits our memory but not the watcher thread. */
+static void after_fork_in_child(void)
+{
+    if (!g_active)
+        return;
+    int saved_errno = errno;
+    /* The child's only thread is a copy of the forking thread. */
+    bool from_main = pthread_equal(pthread_self(), g_main_thread);
+    g_main_thread = pthread_self();
+    g_parent = g_self;
+    g_parent_from_main = from_main;
+    g_self.pid = getpid();
+    g_self.start = 0;
+    og_watch_forget_after_fork();
+    if (!g_excluded) {
+        if (getppid() == 0) {
+            if (from_main)
+                arm_pdeathsig();
+        } else {
+            watch_parent(g_parent, from_main, false);
+        }
+    }
+    errno = saved_errno;
+}
+
+__attribute__((constructor)) static void orphanguard_init(void)
+{
+    int saved_errno = errno;
+    og_resolve_exec_next();
+    og_resolve_spawn_next();
+    char hint_value[96] = "";
+    const char *hint_env = getenv(OG_ENV_PARENT);
+    if (hint_env)
+        snprintf(hint_value, sizeof(hint_value), "%s", hint_env);
+    const char *added = getenv(OG_ENV_ADDED);
+    if (added) {
+        char copy[512];
+        snprintf(copy, sizeof(copy), "%s", added);
+        strip_added_variables(copy);
+    }
+    unsetenv(OG_ENV_PARENT);
+    unsetenv(OG_ENV_ADDED);
+
+    og_config_parse(&g_cfg, environ, og_warn_line);
+    struct parent_hint hint = parse_hint(hint_value);
+    if (g_cfg.disabled || !find_library_path())
+        goto out;
+    collect_given_vars();
+    g_main_thread = pthread_self();
+    g_self.pid = getpid();
+    g_self.start = og_proc_start(g_self.pid);
+    g_active = true;
+    pthread_atfork(NULL, NULL, after_fork_in_child);
+
+    char comm[17] = "";
+    prctl(PR_GET_NAME, comm, 0, 0, 0);
+    g_excluded = g_cfg.exclude[0] && og_name_listed(g_cfg.exclude, comm);
+    if (g_excluded) {
+        /* exec armed it for us; an excluded program must outlive its parent. */
+        if (hint.present)
+            prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+        og_debug("%s is excluded: not watching its parent", comm);
+        goto out;
+    }
+
+    pid_t ppid = getppid();
+    g_parent_from_main = hint.present && (hint.flags & PARENT_FROM_MAIN_THREAD);
+    if (ppid == 0) {
+        /* The parent is outside our pid namespace (we are its init): it can
+         * be neither named nor polled; only the kernel's signal reaches us. */
+        if (g_parent_from_main)
+            arm_pdeathsig();
+        og_debug("parent outside this pid namespace: relying on PR_SET_PDEATHSIG");
+        goto out;
+    }
+    if (hint.present && hint.proc.pid != ppid && !og_proc_alive(hint.proc.pid, hint.proc.start)) {
+        g_parent = hint.proc;
+        og_watch_start(g_parent, true);
+        goto out;
+    }
+    if (hint.present && hint.proc.pid == ppid) {
+        g_parent = hint.proc;
+    } else {
+        g_parent.pid = ppid;
+        g_parent.start = 0;
+        g_parent_from_main = false;
+    }
+    watch_parent(g_parent, g_parent_from_main, g_parent_from_main);
+out:
+    errno = saved_errno;
+}

@@ -56,8 +56,9 @@ int og_with_guarded_env(bool from_exec, char *const envp[], og_env_call call, vo
 
 void *og_next(void **cache, const char *name)
 {
-    /* Resolved in the constructor as well (og_resolve_next), so vfork
-     * children never take the loader's lock here. */
+    /* What a vfork or fork child may call is resolved in the constructor
+     * (og_resolve_exec_next), so those children never take the loader's
+     * lock here; the spawn functions run in ordinary context. */
     if (!*cache)
         *cache = dlsym(RTLD_NEXT, name);
     return *cache;
@@ -69,7 +70,6 @@ static void *next_fexecve;
 void og_resolve_exec_next(void)
 {
     og_next(&next_execvpe, "execvpe");
-    og_next(&next_fexecve, "fexecve");
 }
 
 /* ---- path-based -------------------------------------------------------- */
@@ -109,7 +109,8 @@ static int call_fexecve(void *ctx, char *const env[])
     struct exec_args *a = ctx;
     int result = (int)syscall(SYS_execveat, a->fd, "", a->argv, env, AT_EMPTY_PATH);
     if (result < 0 && errno == ENOSYS) {
-        /* Kernels before 3.19: glibc's own fallback goes through /proc. */
+        /* Kernels before 3.19 (where vfork children are rare): glibc's own
+         * fallback goes through /proc. */
         fexecve_fn next = (fexecve_fn)og_next(&next_fexecve, "fexecve");
         if (next)
             return next(a->fd, a->argv, env);

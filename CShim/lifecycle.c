@@ -305,7 +305,6 @@ __attribute__((constructor)) static void orphanguard_init(void)
 {
     int saved_errno = errno;
     og_resolve_exec_next();
-    og_resolve_spawn_next();
     char hint_value[96] = "";
     const char *hint_env = getenv(OG_ENV_PARENT);
     if (hint_env)
@@ -326,7 +325,7 @@ __attribute__((constructor)) static void orphanguard_init(void)
     collect_given_vars();
     g_main_thread = pthread_self();
     g_self.pid = getpid();
-    g_self.start = og_proc_start(g_self.pid);
+    g_self.start = 0; /* read from /proc when a child first needs it */
     g_active = true;
     pthread_atfork(NULL, NULL, after_fork_in_child);
 

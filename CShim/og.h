@@ -127,9 +127,8 @@ typedef int (*og_env_call)(void *ctx, char *const env[]);
 int og_with_guarded_env(bool from_exec, char *const envp[], og_env_call call, void *ctx);
 /* The next definition of a libc symbol, cached in *cache. */
 void *og_next(void **cache, const char *name);
-/* Resolve every next definition up front, outside any vfork child. */
+/* Resolve what exec needs up front, outside any vfork child. */
 void og_resolve_exec_next(void);
-void og_resolve_spawn_next(void);
 
 /* ---- the watcher thread (watcher.c) ------------------------------------ */
 

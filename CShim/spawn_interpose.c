@@ -36,15 +36,6 @@ static void *next_system;
 static void *next_popen;
 static void *next_pclose;
 
-void og_resolve_spawn_next(void)
-{
-    og_next(&next_posix_spawn, "posix_spawn");
-    og_next(&next_posix_spawnp, "posix_spawnp");
-    og_next(&next_system, "system");
-    og_next(&next_popen, "popen");
-    og_next(&next_pclose, "pclose");
-}
-
 /* ---- posix_spawn ------------------------------------------------------- */
 
 struct spawn_args {

@@ -60,8 +60,11 @@ static struct {
 
 static int move_high(int fd)
 {
+    static rlim_t soft_limit;
     struct rlimit limit;
-    if (getrlimit(RLIMIT_NOFILE, &limit) || limit.rlim_cur < HIGH_FD_FLOOR + 64)
+    if (!soft_limit && getrlimit(RLIMIT_NOFILE, &limit) == 0)
+        soft_limit = limit.rlim_cur;
+    if (soft_limit < HIGH_FD_FLOOR + 64)
         return fd;
     int high = fcntl(fd, F_DUPFD_CLOEXEC, HIGH_FD_FLOOR);
     if (high < 0)

@@ -19,7 +19,7 @@ struct BuildPreloadLibrary: BuildToolPlugin {
             "-Wall", "-Wextra", "-Werror=implicit-function-declaration",
             "-fvisibility=hidden", "-fno-strict-aliasing",
             "-Wl,--version-script=" + shim.appending(path: "exports.map").path,
-            "-Wl,-z,now", "-Wl,-z,relro", "-Wl,--as-needed",
+            "-Wl,--as-needed",
             "-pthread", "-o", output.path,
         ]
         return [

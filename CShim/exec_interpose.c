@@ -6,9 +6,11 @@
  *
  * These run in vfork children (CPython's subprocess uses vfork), which share
  * memory and stack with the suspended parent: no malloc, no locks, errno
- * preserved. The rebuilt environment lives on the stack; only an enormous one
- * goes to mmap (in a vfork child a successful exec then leaves that mapping in
- * the parent: bounded, and only past 64 KiB of environment pointers).
+ * preserved. The rebuilt environment (a new pointer array; the strings are
+ * shared) lives on the stack, at most 16 KiB since threads with small stacks
+ * vfork too. Only an environment of more than about 2000 variables goes to
+ * mmap; in a vfork child a successful exec then leaves that mapping behind in
+ * the parent.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -22,7 +24,7 @@
 
 #include "og.h"
 
-#define STACK_ENV_LIMIT (64 * 1024)
+#define STACK_ENV_LIMIT (16 * 1024)
 
 typedef int (*execvpe_fn)(const char *, char *const[], char *const[]);
 typedef int (*fexecve_fn)(int, char *const[], char *const[]);

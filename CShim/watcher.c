@@ -9,10 +9,17 @@
  * getppid() == 1, because orphans go to subreapers and PID 1 can be a real
  * parent.
  *
- * A second descriptor, an eventfd, wakes the thread when unshare()/setns()
- * need the process single-threaded (og_watch_park). Both descriptors are
- * close-on-exec and moved to high numbers so that programs which inspect
- * their low descriptors (test suites checking for leaks) do not see them.
+ * Its descriptors must not show in the program: test suites list their open
+ * descriptors, daemons close them all. So the thread first gives itself an
+ * empty descriptor table of its own (close_range with CLOSE_RANGE_UNSHARE,
+ * Linux 5.9) and opens everything there; the program's table never holds our
+ * descriptors and fork children inherit none. On older kernels the
+ * descriptors stay in the shared table, close-on-exec, at numbers >= 256.
+ *
+ * unshare()/setns() need the process single-threaded: og_watch_park() sends
+ * the thread PARK_SIGNAL with pthread_kill. The thread keeps it blocked, so it
+ * stays pending for that thread alone (a blocked signal is never discarded as
+ * ignored) and is read from a signalfd in the same poll().
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,12 +27,12 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdint.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -36,10 +43,23 @@
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#endif
 
 #define WATCHER_STACK (64 * 1024)
 #define HIGH_FD_FLOOR 256
+#define PARK_SIGNAL SIGRTMAX
 
+/* A descriptor the watcher opened; in the shared table the program may have
+ * closed it and reused the number, so it is closed only while it is still
+ * the file we opened. */
 struct owned_fd {
     int fd;
     dev_t dev;
@@ -52,19 +72,22 @@ static struct {
     pthread_t thread;
     struct og_proc parent;
     bool gone;
+    atomic_bool park_requested;
+    bool shared_table; /* no private descriptor table on this kernel */
     struct owned_fd pidfd;
-    struct owned_fd wakefd;
-} w = {.lock = PTHREAD_MUTEX_INITIALIZER, .pidfd = {-1, 0, 0}, .wakefd = {-1, 0, 0}};
+    struct owned_fd sigfd;
+} w = {.lock = PTHREAD_MUTEX_INITIALIZER, .pidfd = {-1, 0, 0}, .sigfd = {-1, 0, 0}};
 
 /* ---- descriptors ------------------------------------------------------- */
 
+/* In the shared table, keep clear of the numbers programs use and inspect. */
 static int move_high(int fd)
 {
     static rlim_t soft_limit;
     struct rlimit limit;
     if (!soft_limit && getrlimit(RLIMIT_NOFILE, &limit) == 0)
         soft_limit = limit.rlim_cur;
-    if (soft_limit < HIGH_FD_FLOOR + 64)
+    if (fd < 0 || soft_limit < HIGH_FD_FLOOR + 64)
         return fd;
     int high = fcntl(fd, F_DUPFD_CLOEXEC, HIGH_FD_FLOOR);
     if (high < 0)
@@ -79,7 +102,8 @@ static struct owned_fd own(int fd)
     struct stat st;
     if (fd < 0)
         return owned;
-    fd = move_high(fd);
+    if (w.shared_table)
+        fd = move_high(fd);
     if (fstat(fd, &st)) {
         close(fd);
         return owned;
@@ -90,20 +114,29 @@ static struct owned_fd own(int fd)
     return owned;
 }
 
-/* The program may have closed our descriptor (closefrom() in a daemon) and
- * reused the number: touch it only while it is still the file we opened. */
-static bool still_ours(const struct owned_fd *owned)
-{
-    struct stat st;
-    return owned->fd >= 0 && fstat(owned->fd, &st) == 0 && st.st_dev == owned->dev &&
-           st.st_ino == owned->ino;
-}
-
 static void release(struct owned_fd *owned)
 {
-    if (still_ours(owned))
+    struct stat st;
+    if (owned->fd >= 0 && fstat(owned->fd, &st) == 0 && st.st_dev == owned->dev && st.st_ino == owned->ino)
         close(owned->fd);
     owned->fd = -1;
+}
+
+/* In the private table descriptor 2 is not the program's stderr: borrow the
+ * program's current one just to report. */
+static void borrow_program_stderr(void)
+{
+    if (w.shared_table)
+        return;
+    int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    if (self < 0)
+        return;
+    int err = (int)syscall(SYS_pidfd_getfd, self, STDERR_FILENO, 0);
+    close(self);
+    if (err >= 0 && err != STDERR_FILENO) {
+        dup2(err, STDERR_FILENO);
+        close(err);
+    }
 }
 
 /* ---- the action -------------------------------------------------------- */
@@ -138,6 +171,8 @@ static void act(void)
     char name[24], comm[32];
     og_signal_name(cfg->signal, name, sizeof(name));
     read_comm(comm, sizeof(comm));
+    if (!cfg->quiet)
+        borrow_program_stderr();
     og_log("parent %d exited; sending %s to %s%d (%s)", (int)w.parent.pid, name,
            group ? "process group " : "", group ? (int)getpgrp() : (int)self, comm);
     /* Where PR_SET_PDEATHSIG is armed with our signal (the launcher arms it
@@ -157,29 +192,57 @@ static void act(void)
 
 /* ---- the thread -------------------------------------------------------- */
 
+static void open_descriptors(void)
+{
+    /* Copies no descriptor: the thread starts with an empty table. */
+    w.shared_table = syscall(SYS_close_range, 0U, ~0U, CLOSE_RANGE_UNSHARE) != 0;
+    sigset_t park;
+    sigemptyset(&park);
+    sigaddset(&park, PARK_SIGNAL);
+    w.sigfd = own(signalfd(-1, &park, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (w.gone || og_config()->watch != OG_WATCH_AUTO)
+        return;
+    int fd = (int)syscall(SYS_pidfd_open, w.parent.pid, 0);
+    if (fd < 0 && errno == ESRCH)
+        w.gone = true;
+    w.pidfd = own(fd);
+    /* The pid may have been reused if the parent died just before
+     * pidfd_open: then getppid() no longer names it. */
+    if (w.pidfd.fd >= 0 && getppid() != w.parent.pid)
+        w.gone = true;
+}
+
 /* Waits for the parent to go; false when parked instead. */
 static bool wait_for_parent(void)
 {
     const struct og_config *cfg = og_config();
     struct pollfd fds[2] = {
-        {.fd = w.wakefd.fd, .events = POLLIN},
+        {.fd = w.sigfd.fd, .events = POLLIN},
         {.fd = w.pidfd.fd, .events = POLLIN},
     };
-    nfds_t count = w.pidfd.fd >= 0 ? 2 : 1;
-    int timeout = w.pidfd.fd >= 0 ? -1 : (int)cfg->poll_ms;
+    /* Without a pidfd, or without the signalfd that parking needs, look
+     * again every poll interval. */
+    int timeout = (w.pidfd.fd >= 0 && w.sigfd.fd >= 0) ? -1 : (int)cfg->poll_ms;
     for (;;) {
-        int ready = poll(fds, count, timeout);
-        if (ready < 0 && errno != EINTR)
-            return true; /* cannot happen with valid descriptors; fail safe */
-        if (ready > 0 && fds[0].revents) {
-            uint64_t value;
-            ssize_t ignored = read(w.wakefd.fd, &value, sizeof(value));
-            (void)ignored;
+        if (atomic_load(&w.park_requested))
             return false;
+        int ready = poll(fds, 2, timeout);
+        if (ready < 0 && errno != EINTR)
+            sleep_ms(cfg->poll_ms); /* cannot happen with our descriptors */
+        if (ready > 0 && fds[0].revents) {
+            struct signalfd_siginfo info;
+            if (atomic_load(&w.park_requested)) {
+                ssize_t ignored = read(w.sigfd.fd, &info, sizeof(info));
+                (void)ignored;
+                return false;
+            }
+            /* The program's own PARK_SIGNAL, pending for the whole process
+             * because every thread blocks it: not ours to take. */
+            sleep_ms(cfg->poll_ms);
         }
-        if (count == 2 && ready > 0 && fds[1].revents)
+        if (ready > 0 && fds[1].revents)
             return true;
-        if (count == 1 && getppid() != w.parent.pid)
+        if (w.pidfd.fd < 0 && getppid() != w.parent.pid)
             return true;
     }
 }
@@ -188,7 +251,11 @@ static void *watch(void *unused)
 {
     (void)unused;
     prctl(PR_SET_NAME, "orphanguard", 0, 0, 0);
-    if (w.gone || wait_for_parent())
+    open_descriptors();
+    bool parent_gone = w.gone || wait_for_parent();
+    release(&w.pidfd);
+    release(&w.sigfd);
+    if (parent_gone)
         act();
     return NULL;
 }
@@ -202,6 +269,7 @@ static bool spawn_thread(void)
     pthread_attr_setstacksize(&attr, WATCHER_STACK);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    atomic_store(&w.park_requested, false);
     int err = pthread_create(&w.thread, &attr, watch, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
@@ -215,55 +283,35 @@ static bool spawn_thread(void)
 
 bool og_watch_start(struct og_proc parent, bool already_gone)
 {
-    const struct og_config *cfg = og_config();
     pthread_mutex_lock(&w.lock);
     w.parent = parent;
     w.gone = already_gone;
-    if (!already_gone && cfg->watch == OG_WATCH_AUTO) {
-        int fd = (int)syscall(SYS_pidfd_open, parent.pid, 0);
-        if (fd < 0 && errno == ESRCH)
-            w.gone = true;
-        w.pidfd = own(fd);
-        /* The pid may have been reused if the parent died just before
-         * pidfd_open: then getppid() no longer names it. */
-        if (w.pidfd.fd >= 0 && getppid() != parent.pid)
-            w.gone = true;
-    }
-    w.wakefd = own(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    bool started = w.wakefd.fd >= 0 && spawn_thread();
-    if (!started) {
-        release(&w.pidfd);
-        release(&w.wakefd);
-    }
+    bool started = spawn_thread();
     pthread_mutex_unlock(&w.lock);
     if (started)
-        og_debug("watching parent %d via %s", (int)parent.pid, w.pidfd.fd >= 0 ? "pidfd" : "getppid() polling");
+        og_debug("watching parent %d", (int)parent.pid);
     return started;
 }
 
 bool og_watch_park(void)
 {
     pthread_mutex_lock(&w.lock);
-    if (!w.running || !still_ours(&w.wakefd)) {
+    if (!w.running) {
         pthread_mutex_unlock(&w.lock);
         return false;
     }
-    uint64_t one = 1;
-    ssize_t ignored = write(w.wakefd.fd, &one, sizeof(one));
-    (void)ignored;
+    atomic_store(&w.park_requested, true);
+    pthread_kill(w.thread, PARK_SIGNAL);
     pthread_join(w.thread, NULL);
     w.running = false;
-    /* Keep the lock: resume releases it, so no fork or second park can see
-     * a half-parked watcher. */
+    /* Keep the lock: resume releases it, so no second park can see a
+     * half-parked watcher. */
     return true;
 }
 
 void og_watch_resume(void)
 {
-    if (!spawn_thread()) {
-        release(&w.pidfd);
-        release(&w.wakefd);
-    }
+    spawn_thread();
     pthread_mutex_unlock(&w.lock);
 }
 
@@ -272,6 +320,12 @@ void og_watch_forget_after_fork(void)
     /* Only this thread exists now; the parent's lock state is meaningless. */
     pthread_mutex_init(&w.lock, NULL);
     w.running = false;
-    release(&w.pidfd);
-    release(&w.wakefd);
+    /* A private table stayed with the parent's thread (its numbers mean
+     * other files here); shared-table descriptors were inherited. */
+    if (w.shared_table) {
+        release(&w.pidfd);
+        release(&w.sigfd);
+    }
+    w.pidfd.fd = -1;
+    w.sigfd.fd = -1;
 }

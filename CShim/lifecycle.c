@@ -314,9 +314,10 @@ __attribute__((constructor)) static void orphanguard_init(void)
         char copy[512];
         snprintf(copy, sizeof(copy), "%s", added);
         strip_added_variables(copy);
+        unsetenv(OG_ENV_ADDED);
     }
-    unsetenv(OG_ENV_PARENT);
-    unsetenv(OG_ENV_ADDED);
+    if (hint_env)
+        unsetenv(OG_ENV_PARENT);
 
     og_config_parse(&g_cfg, environ, og_warn_line);
     struct parent_hint hint = parse_hint(hint_value);

@@ -46,6 +46,7 @@ static const char *g_vars[OG_VAR_COUNT];
 static size_t g_nvars;
 
 bool og_active(void) { return g_active; }
+bool og_in_vfork_child(void) { return g_active && getpid() != g_self.pid; }
 const struct og_config *og_config(void) { return &g_cfg; }
 
 /* ---- /proc/PID/stat, async-signal-safe ------------------------------- */

@@ -110,6 +110,8 @@ bool og_proc_alive(pid_t pid, unsigned long long start);
 /* Is the library active in this process (loaded, not disabled)? */
 bool og_active(void);
 const struct og_config *og_config(void);
+/* Are we a vfork child, sharing the parent's memory and watcher state? */
+bool og_in_vfork_child(void);
 /* Prepares the injection for an exec from the current context (a vfork
  * child, a fork child, or a plain exec); also arms PR_SET_PDEATHSIG in a
  * vfork child forked from the parent's main thread. `parent_buf` holds the

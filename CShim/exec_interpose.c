@@ -36,7 +36,7 @@ int og_with_guarded_env(bool from_exec, char *const envp[], og_env_call call, vo
     struct og_inject inject;
     char parent[96];
     if (from_exec)
-        og_inject_for_exec(&inject, parent, sizeof(parent));
+        og_inject_for_exec(&inject, parent, sizeof(parent), envp);
     else
         og_inject_for_spawn(&inject, parent, sizeof(parent));
     size_t need = og_env_size(envp, &inject);

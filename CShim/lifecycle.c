@@ -6,13 +6,14 @@
  *
  * Who is the parent? getppid() at constructor time can already be a reaper if
  * the parent died between fork and constructor, so exec passes the real one in
- * ORPHANGUARD_PARENT=<pid>:<start time>:<flags>. A parent that differs from
+ * ORPHANGUARD_PARENT=<pid>:<start time>:<forked from its main thread>:<signal
+ * exec armed PR_SET_PDEATHSIG with>. A parent that differs from
  * getppid() and is gone means we are already orphaned; one that is still alive
  * means the variable is stale (it came through a program that does not load us,
  * such as a static binary) and getppid() is right.
  *
  * PR_SET_PDEATHSIG fires when the parent *thread* that forked us exits, so it is
- * armed only where that thread was the parent's main thread (flag 1), and only
+ * armed only where that thread was the parent's main thread, and only
  * where the watcher thread cannot run: before exec (static children, and the
  * window until the constructor), in a pid namespace's init, or when the thread
  * cannot be created.
@@ -31,8 +32,6 @@
 #include <unistd.h>
 
 #include "og.h"
-
-#define PARENT_FROM_MAIN_THREAD 1u
 
 static struct og_config g_cfg;
 static bool g_active;
@@ -119,15 +118,16 @@ bool og_proc_alive(pid_t pid, unsigned long long start)
 struct parent_hint {
     bool present;
     struct og_proc proc;
-    unsigned flags;
+    bool from_main;
+    int armed_signal; /* what exec armed PR_SET_PDEATHSIG with, 0 if nothing */
 };
 
 static struct parent_hint parse_hint(const char *value)
 {
     struct parent_hint hint = {0};
-    unsigned long long fields[3] = {0};
+    unsigned long long fields[4] = {0};
     int i = 0;
-    for (const char *p = value; i < 3; p++) {
+    for (const char *p = value; i < 4; p++) {
         if (*p >= '0' && *p <= '9') {
             fields[i] = fields[i] * 10 + (unsigned)(*p - '0');
             if (fields[i] > (1ULL << 62))
@@ -140,16 +140,17 @@ static struct parent_hint parse_hint(const char *value)
             return hint;
         }
     }
-    if (i != 3 || fields[0] == 0 || fields[0] > INT_MAX)
+    if (i != 4 || fields[0] == 0 || fields[0] > INT_MAX || fields[3] > 64)
         return hint;
     hint.present = true;
     hint.proc.pid = (pid_t)fields[0];
     hint.proc.start = fields[1];
-    hint.flags = (unsigned)fields[2];
+    hint.from_main = fields[2] == 1;
+    hint.armed_signal = (int)fields[3];
     return hint;
 }
 
-static void format_hint(char *buf, size_t len, struct og_proc parent, bool from_main)
+static void format_hint(char *buf, size_t len, struct og_proc parent, bool from_main, int armed_signal)
 {
     char tmp[96] = OG_ENV_PARENT "=";
     size_t n = sizeof(OG_ENV_PARENT);
@@ -158,6 +159,8 @@ static void format_hint(char *buf, size_t len, struct og_proc parent, bool from_
     n += format_uint(tmp + n, parent.start);
     tmp[n++] = ':';
     tmp[n++] = from_main ? '1' : '0';
+    tmp[n++] = ':';
+    n += format_uint(tmp + n, (unsigned long long)armed_signal);
     tmp[n] = '\0';
     if (n < len)
         memcpy(buf, tmp, n + 1);
@@ -180,7 +183,24 @@ static bool arm_pdeathsig(void)
     return prctl(PR_SET_PDEATHSIG, (unsigned long)g_cfg.signal, 0, 0, 0) == 0;
 }
 
-void og_inject_for_exec(struct og_inject *inject, char *parent_buf, size_t len)
+/* The signal the new image will use: its own ORPHANGUARD_SIGNAL if the
+ * environment names one, else ours; 0 if that environment disables us. */
+static int signal_for(char *const envp[])
+{
+    int sig = g_cfg.signal;
+    for (char *const *e = envp; e && *e; e++) {
+        if (!strncmp(*e, "ORPHANGUARD_DISABLE=", 20) && strchr("1tTyY", (*e)[20]) && (*e)[20])
+            return 0;
+        if (!strncmp(*e, "ORPHANGUARD_SIGNAL=", 19)) {
+            int parsed = og_signal_parse(*e + 19);
+            if (parsed > 0)
+                sig = parsed;
+        }
+    }
+    return sig;
+}
+
+void og_inject_for_exec(struct og_inject *inject, char *parent_buf, size_t len, char *const envp[])
 {
     struct og_proc parent;
     bool from_main;
@@ -202,10 +222,16 @@ void og_inject_for_exec(struct og_inject *inject, char *parent_buf, size_t len)
     }
     /* The watcher thread does not survive exec. Arming covers the window
      * until the new image's constructor (which disarms it again) and static
-     * images, which never run one. */
-    if (from_main && !g_excluded)
-        arm_pdeathsig();
-    format_hint(parent_buf, len, parent, from_main);
+     * images, which never run one. A signal someone else armed (setpriv
+     * --pdeathsig, bwrap --die-with-parent) is left as it is. */
+    int armed = 0, sig = signal_for(envp);
+    prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0);
+    if (from_main && !g_excluded && sig && (armed == 0 || armed == sig) &&
+        prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0) == 0)
+        armed = sig;
+    else if (armed != sig)
+        armed = 0;
+    format_hint(parent_buf, len, parent, from_main, armed);
     fill_inject(inject, parent_buf);
 }
 
@@ -213,7 +239,7 @@ void og_inject_for_spawn(struct og_inject *inject, char *parent_buf, size_t len)
 {
     if (!g_self.start)
         g_self.start = og_proc_start(g_self.pid);
-    format_hint(parent_buf, len, g_self, pthread_equal(pthread_self(), g_main_thread));
+    format_hint(parent_buf, len, g_self, pthread_equal(pthread_self(), g_main_thread), 0);
     fill_inject(inject, parent_buf);
 }
 
@@ -262,13 +288,18 @@ static void collect_given_vars(void)
 /* The watcher is the primary guard: it can report, escalate and never signals
  * twice. PR_SET_PDEATHSIG is the backstop where no watcher runs; the one exec
  * armed for the window before this constructor is disarmed again. */
-static void watch_parent(struct og_proc parent, bool from_main, bool armed_by_exec)
+static void disarm_if(int armed_by_exec)
+{
+    int armed = 0;
+    if (armed_by_exec && prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0) == 0 && armed == armed_by_exec)
+        prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+}
+
+static void watch_parent(struct og_proc parent, bool from_main, int armed_by_exec)
 {
     bool gone = getppid() != parent.pid;
     if (og_watch_start(parent, gone)) {
-        int armed = 0;
-        if (armed_by_exec && prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0) == 0 && armed == g_cfg.signal)
-            prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+        disarm_if(armed_by_exec);
     } else if (from_main) {
         arm_pdeathsig();
         /* Armed too late if the parent is already gone. */
@@ -296,7 +327,7 @@ static void after_fork_in_child(void)
             if (from_main)
                 arm_pdeathsig();
         } else {
-            watch_parent(g_parent, from_main, false);
+            watch_parent(g_parent, from_main, 0);
         }
     }
     errno = saved_errno;
@@ -310,6 +341,8 @@ __attribute__((constructor)) static void orphanguard_init(void)
     const char *hint_env = getenv(OG_ENV_PARENT);
     if (hint_env)
         snprintf(hint_value, sizeof(hint_value), "%s", hint_env);
+    /* Settings first: the ones exec added count, and are passed on. */
+    og_config_parse(&g_cfg, environ, og_warn_line);
     const char *added = getenv(OG_ENV_ADDED);
     if (added) {
         char copy[512];
@@ -320,7 +353,6 @@ __attribute__((constructor)) static void orphanguard_init(void)
     if (hint_env)
         unsetenv(OG_ENV_PARENT);
 
-    og_config_parse(&g_cfg, environ, og_warn_line);
     struct parent_hint hint = parse_hint(hint_value);
     if (g_cfg.disabled || !find_library_path())
         goto out;
@@ -336,14 +368,13 @@ __attribute__((constructor)) static void orphanguard_init(void)
     g_excluded = g_cfg.exclude[0] && og_name_listed(g_cfg.exclude, comm);
     if (g_excluded) {
         /* exec armed it for us; an excluded program must outlive its parent. */
-        if (hint.present)
-            prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+        disarm_if(hint.armed_signal);
         og_debug("%s is excluded: not watching its parent", comm);
         goto out;
     }
 
     pid_t ppid = getppid();
-    g_parent_from_main = hint.present && (hint.flags & PARENT_FROM_MAIN_THREAD);
+    g_parent_from_main = hint.present && hint.from_main;
     if (ppid == 0) {
         /* The parent is outside our pid namespace (we are its init): it can
          * be neither named nor polled; only the kernel's signal reaches us. */
@@ -364,7 +395,7 @@ __attribute__((constructor)) static void orphanguard_init(void)
         g_parent.start = 0;
         g_parent_from_main = false;
     }
-    watch_parent(g_parent, g_parent_from_main, g_parent_from_main);
+    watch_parent(g_parent, g_parent_from_main, hint.armed_signal);
 out:
     errno = saved_errno;
 }

@@ -114,9 +114,10 @@ const struct og_config *og_config(void);
 bool og_in_vfork_child(void);
 /* Prepares the injection for an exec from the current context (a vfork
  * child, a fork child, or a plain exec); also arms PR_SET_PDEATHSIG in a
- * vfork child forked from the parent's main thread. `parent_buf` holds the
+ * child forked from the parent's main thread, with the signal `envp` asks
+ * for. `parent_buf` holds the
  * ORPHANGUARD_PARENT entry. Async-signal-safe. */
-void og_inject_for_exec(struct og_inject *inject, char *parent_buf, size_t len);
+void og_inject_for_exec(struct og_inject *inject, char *parent_buf, size_t len, char *const envp[]);
 /* The same for a posix_spawn-like call made by this process itself. */
 void og_inject_for_spawn(struct og_inject *inject, char *parent_buf, size_t len);
 

@@ -70,6 +70,7 @@ static struct {
     pthread_mutex_t lock;
     bool running;
     pthread_t thread;
+    atomic_int tid;
     struct og_proc parent;
     bool gone;
     atomic_bool park_requested;
@@ -250,6 +251,7 @@ static bool wait_for_parent(void)
 static void *watch(void *unused)
 {
     (void)unused;
+    atomic_store(&w.tid, (int)syscall(SYS_gettid));
     prctl(PR_SET_NAME, "orphanguard", 0, 0, 0);
     open_descriptors();
     bool parent_gone = w.gone || wait_for_parent();
@@ -270,6 +272,7 @@ static bool spawn_thread(void)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     atomic_store(&w.park_requested, false);
+    atomic_store(&w.tid, 0);
     int err = pthread_create(&w.thread, &attr, watch, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
@@ -293,6 +296,19 @@ bool og_watch_start(struct og_proc parent, bool already_gone)
     return started;
 }
 
+/* pthread_join returns when the thread clears its tid, a moment before the
+ * kernel drops it from the thread group; until then unshare(CLONE_NEWUSER)
+ * still sees two threads. Bounded at about 100 ms. */
+static void wait_until_thread_released(int tid)
+{
+    for (int i = 0; tid > 0 && i < 2000; i++) {
+        if (syscall(SYS_tgkill, getpid(), tid, 0) != 0 && errno == ESRCH)
+            return;
+        struct timespec pause = {0, 50000};
+        nanosleep(&pause, NULL);
+    }
+}
+
 bool og_watch_park(void)
 {
     pthread_mutex_lock(&w.lock);
@@ -304,6 +320,7 @@ bool og_watch_park(void)
     pthread_kill(w.thread, PARK_SIGNAL);
     pthread_join(w.thread, NULL);
     w.running = false;
+    wait_until_thread_released(atomic_load(&w.tid));
     /* Keep the lock: resume releases it, so no second park can see a
      * half-parked watcher. */
     return true;

@@ -66,6 +66,14 @@ static int parent(const char *method, const char *static_leaf)
     } else if (!strcmp(method, "fork-exec")) {
         if (fork() == 0)
             execv(self, leaf_argv);
+    } else if (!strcmp(method, "fork-exec-stubborn")) {
+        char *stubborn[] = {"tree", "leaf", "ignore-term", NULL};
+        if (fork() == 0)
+            execv(self, stubborn);
+    } else if (!strcmp(method, "fork-exec-print-env")) {
+        char *printing[] = {"tree", "leaf", "print-env", NULL};
+        if (fork() == 0)
+            execv(self, printing);
     } else if (!strcmp(method, "vfork-exec")) {
         if (vfork() == 0) {
             execv(self, leaf_argv);

@@ -20,7 +20,7 @@ public func millisecondsSince(_ start: Date) -> Double {
 /// or nil on timeout.
 public func waitAllGone(_ ids: [ProcessID], timeout: Double) -> Double? {
     let start = Date()
-    let gone = sleepUntil(timeout: timeout) { ids.allSatisfy { !$0.isAlive } }
+    let gone = sleepUntil(timeout: timeout, interval: 0.0002) { ids.allSatisfy { !$0.isAlive } }
     return gone ? millisecondsSince(start) : nil
 }
 

@@ -1,0 +1,26 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The library is loaded into every guarded process: it must NEED libc alone and export only the
+/// interposed libc functions.
+final class LibraryFileTests: XCTestCase {
+    func testNeedsOnlyLibc() throws {
+        let result = try runCommand(["/usr/bin/readelf", "-d", Paths.library], environment: guardedEnvironment(preload: false))
+        XCTAssertEqual(result.status, 0, result.err)
+        let needed = result.out.split(separator: "\n").filter { $0.contains("(NEEDED)") }
+        XCTAssertEqual(needed.count, 1, result.out)
+        XCTAssertTrue(needed.first?.contains("[libc.so.6]") ?? false, result.out)
+        XCTAssertFalse(result.out.contains("RUNPATH") || result.out.contains("RPATH"), result.out)
+    }
+
+    func testExportsOnlyInterposedFunctions() throws {
+        let result = try runCommand(["/usr/bin/nm", "-D", "--defined-only", Paths.library], environment: guardedEnvironment(preload: false))
+        XCTAssertEqual(result.status, 0, result.err)
+        let exported = Set(result.out.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) })
+        let expected: Set = ["execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "fexecve",
+                             "execveat", "posix_spawn", "posix_spawnp", "system", "popen", "pclose",
+                             "unshare", "setns"]
+        XCTAssertEqual(exported, expected)
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Programs that need a single-threaded caller, and trees whose parent is a namespace's PID 1.
+final class NamespaceTests: XCTestCase {
+    private func requireRoot() throws {
+        try XCTSkipUnless(getuid() == 0, "needs root")
+    }
+
+    func testUnshareUserNamespaceStillWorks() throws {
+        let plain = try runCommand(["/usr/bin/unshare", "-U", "-r", "true"], environment: guardedEnvironment())
+        XCTAssertEqual(plain.status, 0, plain.err)
+        let status = try runCommand(["/usr/bin/unshare", "-U", "-r", "sh", "-c", "id -u; exit 3"], environment: guardedEnvironment())
+        XCTAssertEqual(status.status, 3, status.err)
+        XCTAssertEqual(status.out, "0\n")
+        XCTAssertEqual(status.err, "")
+    }
+
+    func testNsenterMountNamespaceStillWorks() throws {
+        try requireRoot()
+        // A process of our own in a new mount namespace to enter.
+        let holder = try Child(["/usr/bin/unshare", "-m", "/bin/sh", "-c", "echo ready holder $$; exec sleep 60"],
+                               environment: guardedEnvironment(preload: false))
+        defer { holder.signal(SIGKILL) }
+        let ready = holder.readyPids(count: 1)
+        XCTAssertEqual(ready.count, 1)
+        guard let target = ready.first else { return }
+        let result = try runCommand(["/usr/bin/nsenter", "-t", "\(target.pid)", "-m", "true"], environment: guardedEnvironment())
+        XCTAssertEqual(result.status, 0, result.err)
+        XCTAssertEqual(result.err, "")
+    }
+
+    /// PID 1 as the real parent is no reason to kill; a parent that dies under PID 1 is.
+    func testParentIsPid1OfANamespace() throws {
+        try requireRoot()
+        let tree = try Fixtures.binary("tree")
+        let root = try Child(["/usr/bin/unshare", "--pid", "--fork", "--mount-proc", "/bin/sh", "-c",
+                              "'\(tree)' fork-exec & wait"], environment: guardedEnvironment(["ORPHANGUARD_GRACE": "1"]))
+        XCTAssertEqual(root.readyPids(count: 0).count, 0)
+        var all: [ProcessID] = []
+        XCTAssertTrue(sleepUntil(timeout: 10) {
+            all = ProcessTable.descendants(of: root.pid)
+            return all.count >= 3
+        })
+        defer { killLeftovers(all); root.signal(SIGKILL) }
+        func withArgument(_ argument: String) -> ProcessID? {
+            all.first {
+                let cmdline = (try? String(contentsOfFile: "/proc/\($0.pid)/cmdline", encoding: .utf8)) ?? ""
+                return cmdline.split(separator: "\0").dropFirst().first.map(String.init) == argument
+            }
+        }
+        guard let parent = withArgument("fork-exec"), let leaf = withArgument("leaf") else {
+            return XCTFail("tree not found in \(all)")
+        }
+        // The tree's parent is the namespace's PID 1 (sh): it lives on.
+        XCTAssertFalse(sleepUntil(timeout: 0.5) { !parent.isAlive || !leaf.isAlive })
+        kill(parent.pid, SIGKILL)
+        let ms = waitAllGone([leaf], timeout: 5)
+        XCTAssertNotNil(ms, "leaf re-parented to PID 1 survived")
+        print("teardown pid-namespace leaf SIGKILL: \(String(format: "%.1f", ms ?? -1)) ms")
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class ShimPlaceholderTests: XCTestCase { func testPlaceholder() {} }

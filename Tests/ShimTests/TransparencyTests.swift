@@ -1,0 +1,147 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Do no harm: a guarded program sees what it would see without the library.
+final class TransparencyTests: XCTestCase {
+    private func leafEnvironment(_ method: String, _ env: [String: String]) throws -> [String] {
+        let root = try Child([Fixtures.python, Fixtures.script("py_spawn.py"), method, try Fixtures.binary("tree")],
+                             environment: env)
+        defer {
+            killLeftovers(ProcessTable.descendants(of: root.pid))
+            root.signal(SIGKILL)
+        }
+        var lines: [String] = []
+        while let line = root.readLine(timeout: 15), !line.hasPrefix("ready leaf") {
+            if line.hasPrefix("env ") { lines.append(String(line.dropFirst(4))) }
+        }
+        return lines
+    }
+
+    /// Popen(env={}): the child sees no variables but LD_PRELOAD (CPython's own test tolerates that),
+    /// even though its settings were passed on.
+    func testEmptyEnvironmentStaysEmpty() throws {
+        let env = guardedEnvironment(["ORPHANGUARD_GRACE": "1.5", "ORPHANGUARD_SIGNAL": "INT"])
+        let seen = try leafEnvironment("popen-env-empty", env)
+        XCTAssertEqual(seen, ["LD_PRELOAD=\(Paths.library)"])
+    }
+
+    /// An explicit environment keeps its own LD_PRELOAD entries after ours.
+    func testExistingPreloadEntriesAreKept() throws {
+        let other = "/usr/lib/x86_64-linux-gnu/libm.so.6"
+        let env = guardedEnvironment(["EXTRA_PRELOAD": other])
+        let seen = try leafEnvironment("popen-env-explicit", env)
+        XCTAssertEqual(seen.sorted(), ["FIXTURE=1", "LD_PRELOAD=\(Paths.library):\(other)"])
+    }
+
+    /// Settings injected into an explicit environment still apply in the child.
+    func testSettingsReachChildrenOfExplicitEnvironments() throws {
+        let env = guardedEnvironment(["ORPHANGUARD_SIGNAL": "KILL"])
+        let root = try Child([try Fixtures.binary("tree"), "execle-empty-env"], environment: env)
+        XCTAssertEqual(root.readyPids(count: 2).count, 2)
+        let tree = ProcessTable.descendants(of: root.pid)
+        defer { killLeftovers(tree) }
+        root.signal(SIGKILL)
+        XCTAssertNotNil(waitAllGone(tree, timeout: 5))
+        XCTAssertTrue(root.stderrText().contains("sending SIGKILL"))
+    }
+
+    /// A healthy guarded process prints nothing and has exactly the descriptors it has without the
+    /// library; its watcher thread is named orphanguard.
+    func testHealthyProcessIsQuietWithNamedWatcherAndNoExtraDescriptors() throws {
+        func descriptors(preload: Bool) throws -> (threads: [[String]], fds: [[Int]], stderr: String) {
+            let root = try Child([try Fixtures.binary("tree"), "fork-exec"], environment: guardedEnvironment(preload: preload))
+            XCTAssertEqual(root.readyPids(count: 2).count, 2)
+            let tree = ProcessTable.descendants(of: root.pid)
+            defer { killLeftovers(tree); root.signal(SIGKILL) }
+            let pids = [root.pid] + tree.map(\.pid)
+            let fds = try pids.map {
+                try FileManager.default.contentsOfDirectory(atPath: "/proc/\($0)/fd").compactMap(Int.init).sorted()
+            }
+            return (pids.map(ProcessTable.threadNames(of:)), fds, root.stderrText())
+        }
+        let plain = try descriptors(preload: false)
+        let guarded = try descriptors(preload: true)
+        // Numbers above 2 are inherited from the test runner and differ between runs: compare counts.
+        XCTAssertEqual(guarded.fds.map(\.count), plain.fds.map(\.count), "\(guarded.fds) vs \(plain.fds)")
+        XCTAssertEqual(guarded.stderr, "")
+        for names in guarded.threads {
+            XCTAssertEqual(names.sorted(), ["orphanguard", "tree"])
+        }
+    }
+
+    func testActionLineAndQuiet() throws {
+        for quiet in [false, true] {
+            var extra = ["ORPHANGUARD_GRACE": "1"]
+            if quiet { extra["ORPHANGUARD_QUIET"] = "1" }
+            let root = try Child([try Fixtures.binary("tree"), "fork-exec"], environment: guardedEnvironment(extra))
+            let ready = root.readyPids(count: 2)
+            let tree = ProcessTable.descendants(of: root.pid)
+            defer { killLeftovers(tree) }
+            root.signal(SIGKILL)
+            XCTAssertNotNil(waitAllGone(tree, timeout: 5))
+            _ = root.waitExit(timeout: 5)
+            let leaf = ready.first { $0.pid != root.pid }!
+            let stderr = root.stderrText()
+            if quiet {
+                XCTAssertEqual(stderr, "")
+            } else {
+                XCTAssertEqual(stderr, "orphanguard: parent \(root.pid) exited; sending SIGTERM to \(leaf.pid) (tree)\n")
+            }
+        }
+    }
+
+    /// Bad values: one warning line each, defaults used, the host runs normally.
+    func testBadConfigurationWarnsAndKeepsDefaults() throws {
+        let bad = ["ORPHANGUARD_SIGNAL": "BOGUS", "ORPHANGUARD_GRACE": "abc",
+                   "ORPHANGUARD_POLL_INTERVAL": "0", "ORPHANGUARD_SCOPE": "everything"]
+        let result = try runCommand(["/bin/true"], environment: guardedEnvironment(bad))
+        XCTAssertEqual(result.status, 0)
+        let lines = result.err.split(separator: "\n")
+        XCTAssertEqual(lines.count, 4, result.err)
+        XCTAssertTrue(result.err.contains("ignoring ORPHANGUARD_SIGNAL=\"BOGUS\""))
+        XCTAssertTrue(result.err.contains("ignoring ORPHANGUARD_GRACE=\"abc\": not a number of seconds from 0 to 86400; using 5"))
+        XCTAssertTrue(result.err.contains("ignoring ORPHANGUARD_POLL_INTERVAL=\"0\""))
+        XCTAssertTrue(result.err.contains("ignoring ORPHANGUARD_SCOPE=\"everything\""))
+        let negative = try runCommand(["/bin/sh", "-c", "exit 7"], environment: guardedEnvironment(["ORPHANGUARD_GRACE": "-1"]))
+        XCTAssertEqual(negative.status, 7)
+        XCTAssertEqual(negative.err.split(separator: "\n").count, 1, negative.err)
+        // The defaults apply: SIGTERM, so the action line names it.
+        let root = try Child([try Fixtures.binary("tree"), "fork-exec"], environment: guardedEnvironment(["ORPHANGUARD_SIGNAL": "BOGUS"]))
+        XCTAssertEqual(root.readyPids(count: 2).count, 2)
+        let tree = ProcessTable.descendants(of: root.pid)
+        defer { killLeftovers(tree) }
+        root.signal(SIGKILL)
+        XCTAssertNotNil(waitAllGone(tree, timeout: 5))
+        XCTAssertTrue(root.stderrText().contains("sending SIGTERM"))
+    }
+
+    /// The documented opt-out: nothing is watched, the child outlives its parent.
+    func testDisableLetsDaemonsOutliveTheirParent() throws {
+        for extra in [["ORPHANGUARD_DISABLE": "1"], ["ORPHANGUARD_EXCLUDE": "tree"]] {
+            let root = try Child([try Fixtures.binary("tree"), "fork"], environment: guardedEnvironment(extra))
+            XCTAssertEqual(root.readyPids(count: 2).count, 2)
+            let tree = ProcessTable.descendants(of: root.pid)
+            defer { killLeftovers(tree) }
+            XCTAssertTrue(ProcessTable.threadNames(of: root.pid).allSatisfy { $0 != "orphanguard" })
+            root.signal(SIGKILL)
+            // Still alive a good while after the parent died.
+            XCTAssertFalse(sleepUntil(timeout: 0.5) { tree.contains { !$0.isAlive } }, "\(extra)")
+        }
+    }
+
+    /// A child spawned from a thread that then exits must not be killed (PR_SET_PDEATHSIG fires on
+    /// thread exit).
+    func testSpawningThreadExitIsNoFalseKill() throws {
+        for argv in [[try Fixtures.binary("tree"), "thread-spawn"],
+                     [Fixtures.python, Fixtures.script("py_spawn.py"), "thread-popen"]] {
+            let root = try Child(argv, environment: guardedEnvironment())
+            XCTAssertEqual(root.readyPids(count: 2).count, 2)
+            let tree = ProcessTable.descendants(of: root.pid)
+            defer { killLeftovers(tree) }
+            XCTAssertFalse(sleepUntil(timeout: 0.5) { tree.contains { !$0.isAlive } }, "false kill: \(argv)")
+            root.signal(SIGKILL)
+            XCTAssertNotNil(waitAllGone(tree, timeout: 5))
+        }
+    }
+}

@@ -1,2 +1,82 @@
+/*
+ * The launcher's C helpers: only what Swift cannot do (a fork child that may make
+ * async-signal-safe calls only, variadic prctl, macros and unions). Errors are returned
+ * as errno values, unchanged.
+ */
+#define _GNU_SOURCE
 #include "launcher_sys.h"
-int og_launcher_sys_placeholder(void) { return 0; }
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Writes the exec errno for the parent and leaves; only async-signal-safe calls. */
+static void _Noreturn child_fail(int pipe_fd, int err)
+{
+    ssize_t ignored = write(pipe_fd, &err, sizeof(err));
+    (void)ignored;
+    _exit(127);
+}
+
+int og_launcher_spawn(const char *file, char *const argv[], char *const envp[], const sigset_t *child_mask,
+                      const sigset_t *reset, int pdeath_signal, int new_group, pid_t *pid, int *exec_errno)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return errno;
+    pid_t launcher = getpid();
+    pid_t child = fork();
+    if (child < 0) {
+        int err = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return err;
+    }
+    if (child == 0) {
+        close(fds[0]);
+        for (int sig = 1; sig < NSIG; sig++)
+            if (sigismember(reset, sig) == 1)
+                signal(sig, SIG_DFL);
+        if (new_group && setpgid(0, 0) != 0)
+            child_fail(fds[1], errno);
+        if (pdeath_signal > 0 && prctl(PR_SET_PDEATHSIG, (unsigned long)pdeath_signal, 0, 0, 0) != 0)
+            child_fail(fds[1], errno);
+        /* The launcher may have died before the signal was armed. */
+        if (getppid() != launcher)
+            _exit(128 + pdeath_signal);
+        sigprocmask(SIG_SETMASK, child_mask, NULL);
+        execvpe(file, argv, envp);
+        child_fail(fds[1], errno);
+    }
+    close(fds[1]);
+    int err = 0;
+    ssize_t got;
+    do
+        got = read(fds[0], &err, sizeof(err));
+    while (got < 0 && errno == EINTR);
+    close(fds[0]);
+    *pid = child;
+    *exec_errno = got == (ssize_t)sizeof(err) ? err : 0;
+    if (*exec_errno) {
+        while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    return 0;
+}
+
+int og_launcher_become_subreaper(void)
+{
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 ? 0 : errno;
+}
+
+int og_siginfo_code(const siginfo_t *info) { return info->si_code; }
+pid_t og_siginfo_pid(const siginfo_t *info) { return info->si_pid; }
+
+int og_wait_exited(int status) { return WIFEXITED(status); }
+int og_wait_exit_status(int status) { return WEXITSTATUS(status); }
+int og_wait_signaled(int status) { return WIFSIGNALED(status); }
+int og_wait_term_signal(int status) { return WTERMSIG(status); }
+int og_wait_stopped(int status) { return WIFSTOPPED(status); }

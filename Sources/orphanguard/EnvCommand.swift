@@ -1,0 +1,54 @@
+import ArgumentParser
+import Glibc
+
+/// `eval "$(orphanguard env)"`: guard everything a shell starts from now on, without the launcher.
+struct Env: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print shell commands that preload the library (and the given settings) for the manual mode."
+    )
+
+    enum Shell: String, ExpressibleByArgument, CaseIterable {
+        case sh, fish
+    }
+
+    @OptionGroup var options: GuardOptions
+
+    @Option(name: .long, help: "Syntax of the commands: sh (POSIX sh, bash, zsh) or fish.")
+    var shell: Shell = .sh
+
+    func run() throws {
+        let library: String
+        do {
+            library = try Library.locate()
+        } catch {
+            fail("\(error)")
+        }
+        let current = getenv("LD_PRELOAD").map { String(cString: $0) }
+        let variables = [("LD_PRELOAD", Library.preloadValue(library: library, current: current))]
+            + options.variables.map { ($0.name, $0.value) }
+        for (name, value) in variables {
+            switch shell {
+            case .sh: print("export \(name)=\(quoted(value))")
+            case .fish: print("set -gx \(name) \(quoted(value))")
+            }
+        }
+    }
+
+    /// Single quotes, with embedded single quotes closed, escaped and reopened (valid in sh and fish).
+    private func quoted(_ value: String) -> String {
+        "'" + value.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+    }
+}
+
+/// `orphanguard lib`: the library's path, e.g. for LD_PRELOAD by hand or a Dockerfile.
+struct Lib: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the path of liborphanguard.so.")
+
+    func run() throws {
+        do {
+            print(try Library.locate())
+        } catch {
+            fail("\(error)")
+        }
+    }
+}

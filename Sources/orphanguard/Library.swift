@@ -1,0 +1,80 @@
+import Glibc
+
+/// Finding liborphanguard.so and making sure it can be preloaded, before anything is spawned.
+enum Library {
+    static let fileName = "liborphanguard.so"
+
+    struct Problem: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// $ORPHANGUARD_LIBRARY, else next to the executable, the installed layout, or the SwiftPM build folder.
+    static func locate() throws -> String {
+        if let explicit = getenv("ORPHANGUARD_LIBRARY").map({ String(cString: $0) }), !explicit.isEmpty {
+            try validate(explicit)
+            return explicit
+        }
+        let directory = executableDirectory()
+        let candidates = [
+            directory + "/" + fileName,
+            directory + "/../lib/orphanguard/" + fileName,
+            directory + "/orphanguard_LauncherSys.resources/" + fileName,
+        ]
+        guard let found = candidates.first(where: { access($0, F_OK) == 0 }) else {
+            throw Problem(description: "cannot find \(fileName) (looked in \(candidates.joined(separator: ", "))); set ORPHANGUARD_LIBRARY")
+        }
+        let path = canonical(found)
+        try validate(path)
+        return path
+    }
+
+    /// An ELF shared object of this machine's architecture that we can read.
+    static func validate(_ path: String) throws {
+        guard path.hasPrefix("/") else {
+            throw Problem(description: "\(path): the library path must be absolute")
+        }
+        guard let header = readFile(path, limit: 64), header.count >= 20 else {
+            throw Problem(description: "\(path): cannot read the library: \(String(cString: strerror(errno)))")
+        }
+        guard header[0] == 0x7f, header[1] == 0x45, header[2] == 0x4c, header[3] == 0x46 else {
+            throw Problem(description: "\(path): not an ELF file")
+        }
+        let type = UInt16(header[16]) | UInt16(header[17]) << 8
+        let machine = UInt16(header[18]) | UInt16(header[19]) << 8
+        guard header[4] == 2, header[5] == 1, type == 3 else {
+            throw Problem(description: "\(path): not a 64-bit little-endian shared library")
+        }
+        guard machine == expectedMachine else {
+            throw Problem(description: "\(path): built for ELF machine \(machine), this is \(expectedMachine)")
+        }
+    }
+
+    private static var expectedMachine: UInt16 {
+        #if arch(x86_64)
+        return 62
+        #elseif arch(arm64)
+        return 183
+        #else
+        return 0
+        #endif
+    }
+
+    static func executableDirectory() -> String {
+        let path = canonical("/proc/self/exe")
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return String(path[..<slash])
+    }
+
+    private static func canonical(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// `current` with the library first, other entries kept, other copies of the library dropped.
+    static func preloadValue(library: String, current: String?) -> String {
+        let others = (current ?? "").split(whereSeparator: { $0 == ":" || $0 == " " }).map(String.init)
+            .filter { $0 != library && !$0.hasSuffix("/" + fileName) && $0 != fileName }
+        return ([library] + others).joined(separator: ":")
+    }
+}

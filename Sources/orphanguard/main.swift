@@ -1,1 +1,0 @@
-print("orphanguard: not yet implemented")

@@ -1,0 +1,235 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// End-to-end tests of the built `orphanguard` binary.
+final class LauncherTests: XCTestCase {
+    private let base = guardedEnvironment(preload: false)
+
+    private func launcher(_ args: [String], environment: [String: String]? = nil) throws -> Child {
+        try Child([Paths.launcher] + args, environment: environment ?? base)
+    }
+
+    private func runLauncher(_ args: [String], environment: [String: String]? = nil) throws -> (status: Int32, out: String, err: String) {
+        try runCommand([Paths.launcher] + args, environment: environment ?? base)
+    }
+
+    func testExitStatusPassesThrough() throws {
+        for code in [0, 1, 3, 127, 255] {
+            let result = try runLauncher(["run", "--", "/bin/sh", "-c", "exit \(code)"])
+            XCTAssertEqual(result.status, Int32(code), result.err)
+            XCTAssertEqual(result.err, "")
+        }
+        for (signal, name) in [(SIGTERM, "TERM"), (SIGKILL, "KILL"), (SIGSEGV, "SEGV")] {
+            let result = try runLauncher(["run", "--", "/bin/sh", "-c", "kill -\(name) $$"])
+            XCTAssertEqual(result.status, 128 + signal, result.err)
+        }
+    }
+
+    func testCommandNotFoundOrNotExecutable() throws {
+        let missing = try runLauncher(["run", "--", "no-such-command-here"])
+        XCTAssertEqual(missing.status, 127)
+        XCTAssertEqual(missing.err, "orphanguard: cannot run 'no-such-command-here': No such file or directory\n")
+        let notExecutable = try runLauncher(["run", "--", Fixtures.script("checkpoint.py")])
+        XCTAssertEqual(notExecutable.status, 126)
+        XCTAssertTrue(notExecutable.err.hasPrefix("orphanguard: cannot run "), notExecutable.err)
+    }
+
+    func testBadInputExitsTwoWithOneLine() throws {
+        let cases: [([String], String)] = [
+            (["run"], "no command given"),
+            (["run", "--bogus", "--", "true"], "Unknown option '--bogus'"),
+            (["run", "--signal", "BOGUS", "--", "true"], "--signal: 'BOGUS' is not a signal name or number"),
+            (["run", "--grace", "-1", "--", "true"], "--grace: '-1' is not a number of seconds"),
+            (["run", "--grace", "abc", "--", "true"], "--grace: 'abc'"),
+            (["run", "--poll-interval", "0", "--", "true"], "--poll-interval: '0'"),
+            (["run", "--scope", "all", "--", "true"], "--scope: expected 'process' or 'group'"),
+            (["frobnicate"], "Unexpected argument 'frobnicate'"),
+        ]
+        for (args, message) in cases {
+            let result = try runLauncher(args)
+            XCTAssertEqual(result.status, 2, "\(args)")
+            XCTAssertTrue(result.err.hasPrefix("orphanguard: "), "\(args): \(result.err)")
+            XCTAssertTrue(result.err.contains(message), "\(args): \(result.err)")
+            XCTAssertEqual(result.err.split(separator: "\n").count, 1, "\(args): \(result.err)")
+        }
+    }
+
+    /// A missing or unusable library is reported before anything is spawned.
+    func testBadLibraryIsReportedBeforeSpawning() throws {
+        let marker = NSTemporaryDirectory() + "orphanguard-marker-\(getpid())"
+        for library in ["/nonexistent/liborphanguard.so", "/etc/passwd", Fixtures.script("checkpoint.py")] {
+            var env = base
+            env["ORPHANGUARD_LIBRARY"] = library
+            let result = try runLauncher(["run", "--", "/usr/bin/touch", marker], environment: env)
+            XCTAssertEqual(result.status, 2, library)
+            XCTAssertTrue(result.err.hasPrefix("orphanguard: \(library): "), result.err)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "spawned despite \(library)")
+        }
+    }
+
+    func testLibAndEnvAndVersion() throws {
+        let lib = try runLauncher(["lib"])
+        XCTAssertEqual(lib.status, 0)
+        XCTAssertEqual(URL(fileURLWithPath: lib.out.trimmingCharacters(in: .newlines)).resolvingSymlinksInPath().path,
+                       URL(fileURLWithPath: Paths.library).resolvingSymlinksInPath().path)
+        var env = base
+        env["LD_PRELOAD"] = "/usr/lib/x86_64-linux-gnu/libm.so.6"
+        let exports = try runLauncher(["env", "--grace", "2", "--signal", "INT"], environment: env)
+        let libPath = lib.out.trimmingCharacters(in: .newlines)
+        XCTAssertEqual(exports.out, """
+            export LD_PRELOAD='\(libPath):/usr/lib/x86_64-linux-gnu/libm.so.6'
+            export ORPHANGUARD_SIGNAL='INT'
+            export ORPHANGUARD_GRACE='2'
+
+            """)
+        let fish = try runLauncher(["env", "--shell", "fish"])
+        XCTAssertTrue(fish.out.hasPrefix("set -gx LD_PRELOAD '\(libPath)"), fish.out)
+        let version = try runLauncher(["--version"])
+        XCTAssertEqual(version.status, 0)
+        XCTAssertTrue(version.out.hasPrefix("orphanguard "))
+    }
+
+    /// Manual mode: after eval "$(orphanguard env)", what the shell starts is guarded.
+    func testManualEnvMode() throws {
+        let tree = try Fixtures.binary("tree")
+        let script = "eval \"$('\(Paths.launcher)' env --grace 1)\"; exec '\(tree)' fork-exec"
+        try assertLauncherTreeDies("manual env mode", ["/bin/sh", "-c", script], ready: 2, direct: true)
+    }
+
+    func testSignalsAreForwarded() throws {
+        let child = try launcher(["run", "--", "/bin/sh", "-c",
+                                  "trap 'echo got USR1' USR1; trap 'echo got HUP; exit 9' HUP; echo ready sh $$; while :; do sleep 0.02; done"])
+        XCTAssertEqual(child.readyPids(count: 1).count, 1)
+        child.signal(SIGUSR1)
+        XCTAssertEqual(child.readLine(timeout: 5), "got USR1")
+        child.signal(SIGHUP)
+        XCTAssertEqual(child.readLine(timeout: 5), "got HUP")
+        XCTAssertEqual(child.waitExit(timeout: 10), 9)
+    }
+
+    func testZombiesAreReaped() throws {
+        let child = try launcher(["run", "--", "/bin/sh", "-c",
+                                  "for i in 1 2 3 4 5; do (sleep 0.05 &) ; done; echo ready sh $$; sleep 60"])
+        XCTAssertEqual(child.readyPids(count: 1).count, 1)
+        defer { killLeftovers(ProcessTable.descendants(of: child.pid)); child.signal(SIGKILL) }
+        // The five sleeps were re-parented to the launcher; they exit and must not stay zombies.
+        let reaped = sleepUntil(timeout: 5) {
+            ProcessTable.descendants(of: child.pid).allSatisfy { ProcStat.read($0.pid)?.state != "Z" }
+                && ProcessTable.descendants(of: child.pid).count == 2
+        }
+        XCTAssertTrue(reaped, "\(ProcessTable.descendants(of: child.pid))")
+    }
+
+    /// A static parent's static child has neither the library nor PR_SET_PDEATHSIG: only the
+    /// subreaper ends it.
+    func testStaticOrphanOfStaticParentIsEnded() throws {
+        let orphaner = try Fixtures.binary("static_orphaner", static: true)
+        let child = try launcher(["run", "--grace", "1", "--", orphaner, "200"])
+        let ready = child.readyPids(count: 2)
+        XCTAssertEqual(ready.count, 2)
+        defer { killLeftovers(ready) }
+        let parent = try XCTUnwrap(ready.first { ProcStat.read($0.pid)?.ppid == child.pid })
+        let orphan = try XCTUnwrap(ready.first { $0 != parent })
+        XCTAssertTrue(sleepUntil(timeout: 5) { !parent.isAlive })
+        let ms = waitAllGone([orphan], timeout: 5)
+        XCTAssertNotNil(ms, "static orphan survived")
+        print("teardown static orphan adopted by the launcher: \(String(format: "%.1f", ms ?? -1)) ms after its parent exited")
+        XCTAssertEqual(child.waitExit(timeout: 10), 0)
+        XCTAssertTrue(child.stderrText().contains("sending SIGTERM to \(orphan.pid) (static_orphaner)"))
+    }
+
+    /// Double-forked setsid escapees do not outlive their parent either.
+    func testSetsidEscapeeIsEnded() throws {
+        let child = try launcher(["run", "--grace", "1", "--", "/bin/sh", "-c",
+                                  "(setsid /bin/sh -c 'echo ready escapee $$; exec sleep 300' & sleep 0.3); echo ready sh $$; sleep 60"])
+        let ready = child.readyPids(count: 2)
+        XCTAssertEqual(ready.count, 2)
+        defer { killLeftovers(ready); child.signal(SIGKILL) }
+        let escapee = try XCTUnwrap(ready.first { ProcStat.read($0.pid)?.session == $0.pid })
+        XCTAssertNotNil(waitAllGone([escapee], timeout: 5), "setsid escapee survived")
+    }
+
+    /// When CMD exits, whatever it left behind (here: a child that opted out of the library) is
+    /// ended, and the launcher exits with CMD's status.
+    func testLeftoversAreEndedWhenCommandExits() throws {
+        let child = try launcher(["run", "--grace", "1", "--", "/bin/sh", "-c",
+                                  "ORPHANGUARD_DISABLE=1 sleep 300 & echo ready bg $!; exit 5"])
+        let ready = child.readyPids(count: 1)
+        XCTAssertEqual(ready.count, 1)
+        defer { killLeftovers(ready) }
+        let start = Date()
+        XCTAssertEqual(child.waitExit(timeout: 10), 5)
+        XCTAssertTrue(ready.allSatisfy { !$0.isAlive })
+        print("teardown leftovers at exit: launcher done \(String(format: "%.1f", millisecondsSince(start))) ms after the first ready line")
+    }
+
+    func testWholeTreeGoesWhenLauncherIsSIGKILLed() throws {
+        let argv = ["run", "--grace", "2", "--", Fixtures.python, Fixtures.script("torchrun_tree.py"), "agent",
+                    try Fixtures.binary("static_leaf", static: true)]
+        try assertLauncherTreeDies("launcher SIGKILL, torchrun-shaped", argv, ready: 14)
+    }
+
+    /// Graceful policy: a SIGTERM handler that spends half a second saving state finishes it,
+    /// whether the TERM is forwarded by the launcher or sent by the library to an orphan.
+    func testCheckpointFinishesInsideGrace() throws {
+        let file = NSTemporaryDirectory() + "orphanguard-checkpoint-\(getpid())"
+        try? FileManager.default.removeItem(atPath: file)
+        let forwarded = try launcher(["run", "--", Fixtures.python, Fixtures.script("checkpoint.py"), file])
+        XCTAssertEqual(forwarded.readyPids(count: 1).count, 1)
+        forwarded.signal(SIGTERM)
+        XCTAssertEqual(forwarded.waitExit(timeout: 10), 0)
+        XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), "started\ndone\n")
+
+        try? FileManager.default.removeItem(atPath: file)
+        let script = "'\(Fixtures.python)' '\(Fixtures.script("checkpoint.py"))' '\(file)' & echo ready sh $$; wait"
+        let orphaned = try launcher(["run", "--", "/bin/sh", "-c", script])
+        let ready = orphaned.readyPids(count: 2)
+        XCTAssertEqual(ready.count, 2)
+        defer { killLeftovers(ready) }
+        let shell = try XCTUnwrap(ready.first { ProcStat.read($0.pid)?.ppid == orphaned.pid })
+        kill(shell.pid, SIGKILL)
+        XCTAssertNotNil(waitAllGone(ready, timeout: 10))
+        XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), "started\ndone\n")
+    }
+
+    /// As a container's PID 1: exit statuses pass through, orphans are reaped, signals forwarded.
+    func testContainerEntrypointInPidNamespace() throws {
+        try XCTSkipUnless(getuid() == 0, "needs root")
+        let unshare = ["/usr/bin/unshare", "--pid", "--fork", "--mount-proc", Paths.launcher, "run", "--"]
+        for code in [0, 3, 255] {
+            let result = try runCommand(unshare + ["/bin/sh", "-c", "exit \(code)"], environment: base)
+            XCTAssertEqual(result.status, Int32(code), result.err)
+        }
+        let zombies = try runCommand(unshare + ["/bin/sh", "-c", """
+            for i in 1 2 3; do (sleep 0.05 &); done; sleep 0.5
+            for s in /proc/[0-9]*/stat; do read -r line < $s 2>/dev/null; case "$line" in *') Z '*) echo zombie;; esac; done
+            exit 7
+            """], environment: base)
+        XCTAssertEqual(zombies.status, 7, zombies.err)
+        XCTAssertFalse(zombies.out.contains("zombie"), zombies.out)
+
+        let child = try Child(unshare + ["/bin/sh", "-c", "trap 'exit 42' TERM; echo ready sh $$; while :; do sleep 0.02; done"],
+                              environment: base)
+        XCTAssertEqual(child.readLines(prefix: "ready", count: 1, timeout: 10).count, 1)
+        let entrypoint = try XCTUnwrap(ProcessTable.descendants(of: child.pid).first { ProcStat.read($0.pid)?.ppid == child.pid })
+        kill(entrypoint.pid, SIGTERM)
+        XCTAssertEqual(child.waitExit(timeout: 10), 42)
+    }
+
+    // MARK: -
+
+    /// Starts the launcher (or, with `direct`, argv itself), waits for `ready` lines, SIGKILLs the root and
+    /// asserts that every descendant is gone.
+    private func assertLauncherTreeDies(_ name: String, _ argv: [String], ready: Int, direct: Bool = false) throws {
+        let root = direct ? try Child(argv, environment: base) : try launcher(argv)
+        let announced = root.readyPids(count: ready)
+        XCTAssertEqual(announced.count, ready, name)
+        let tree = Array(Set(ProcessTable.descendants(of: root.pid) + announced.filter { $0.pid != root.pid }))
+        defer { killLeftovers(tree) }
+        root.signal(SIGKILL)
+        let ms = waitAllGone(tree, timeout: 10)
+        XCTAssertNotNil(ms, "\(name): survivors \(tree.filter(\.isAlive))")
+        print("teardown \(name) \(tree.count) processes: \(String(format: "%.1f", ms ?? -1)) ms")
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class LauncherPlaceholderTests: XCTestCase { func testPlaceholder() {} }

@@ -53,11 +53,20 @@ public final class Child {
         return lines
     }
 
-    /// The pids announced by `ready <role> <pid>` lines.
+    /// The processes announced by `ready <role> <pid>` lines, each identified (with its start time) as
+    /// soon as its line arrives. A process that is already gone by then is left out.
     public func readyPids(count: Int, timeout: Double = 15) -> [ProcessID] {
-        readLines(prefix: "ready", count: count, timeout: timeout).compactMap { line in
-            line.split(separator: " ").last.flatMap { Int32($0) }.flatMap { ProcessID(pid: $0) }
+        let deadline = Date().addingTimeInterval(timeout)
+        var seen = 0
+        var result: [ProcessID] = []
+        while seen < count, let line = readLine(timeout: deadline.timeIntervalSinceNow) {
+            guard line.hasPrefix("ready") else { continue }
+            seen += 1
+            if let id = line.split(separator: " ").last.flatMap({ Int32($0) }).flatMap({ ProcessID(pid: $0) }) {
+                result.append(id)
+            }
         }
+        return result
     }
 
     /// Waits for the process to exit; its exit status (or 128+signal), nil on timeout.

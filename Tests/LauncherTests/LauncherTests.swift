@@ -139,6 +139,32 @@ final class LauncherTests: XCTestCase {
         XCTAssertTrue(child.stderrText().contains("sending SIGTERM to \(orphan.pid) (static_orphaner)"))
     }
 
+    /// The seed case: a statically linked Go parent whose Go child is left behind.
+    func testGoChildOfExitedGoParentIsEnded() throws {
+        let go = ["/usr/bin/go", "/usr/local/go/bin/go"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        try XCTSkipIf(go == nil, "go is not installed")
+        let work = NSTemporaryDirectory() + "orphanguard-go-\(getpid())"
+        let binary = work + "/go_orphaner"
+        var env = base
+        env["HOME"] = work
+        env["GOCACHE"] = work + "/cache"
+        env["GOPATH"] = work + "/path"
+        env["CGO_ENABLED"] = "0"
+        let build = try runCommand([go!, "build", "-o", binary, Paths.fixtures + "/go_orphaner/main.go"],
+                                   environment: env, timeout: 300)
+        XCTAssertEqual(build.status, 0, build.err)
+        let child = try launcher(["run", "--grace", "1", "--", "/bin/sh", "-c", "'\(binary)' 200; sleep 30"])
+        let ready = child.readyPids(count: 2)
+        XCTAssertEqual(ready.count, 2)
+        defer { killLeftovers(ready); child.signal(SIGKILL) }
+        let parent = try XCTUnwrap(ready.first { ProcessTable.descendants(of: $0.pid).count == 1 })
+        let orphan = try XCTUnwrap(ready.first { $0 != parent })
+        XCTAssertTrue(sleepUntil(timeout: 5) { !parent.isAlive })
+        let ms = waitAllGone([orphan], timeout: 5)
+        XCTAssertNotNil(ms, "Go child of the exited Go parent survived")
+        print("teardown Go orphan adopted by the launcher: \(String(format: "%.1f", ms ?? -1)) ms after its parent exited")
+    }
+
     /// Double-forked setsid escapees do not outlive their parent either.
     func testSetsidEscapeeIsEnded() throws {
         let child = try launcher(["run", "--grace", "1", "--", "/bin/sh", "-c",

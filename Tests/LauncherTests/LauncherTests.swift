@@ -108,6 +108,16 @@ final class LauncherTests: XCTestCase {
         XCTAssertEqual(child.waitExit(timeout: 10), 9)
     }
 
+    /// On a terminal, Ctrl-Z stops the job and Ctrl-C ends it, exactly as without the launcher.
+    func testTerminalCtrlZAndCtrlC() throws {
+        let job = ["/bin/sh", "-c", "echo ready >&3; while :; do sleep 0.05; done"]
+        let harness = [Fixtures.python, Fixtures.script("terminal_job.py")]
+        let plain = try runCommand(harness + job, environment: base)
+        let guarded = try runCommand(harness + [Paths.launcher, "run", "--"] + job, environment: base)
+        XCTAssertEqual(plain.out, "stopped True\nstatus 130\n", plain.err)
+        XCTAssertEqual(guarded.out, plain.out, guarded.err)
+    }
+
     func testZombiesAreReaped() throws {
         let child = try launcher(["run", "--", "/bin/sh", "-c",
                                   "for i in 1 2 3 4 5; do (sleep 0.05 &) ; done; echo ready sh $$; sleep 60"])

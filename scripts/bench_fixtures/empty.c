@@ -1,0 +1,1 @@
+int orphanguard_bench_empty;

@@ -297,9 +297,15 @@ static void disarm_if(int armed_by_exec)
 
 static void watch_parent(struct og_proc parent, bool from_main, int armed_by_exec)
 {
+    /* With SIGKILL there is nothing to report first and no grace to wait
+     * for: where it can, the kernel acts at once (the line is not printed). */
+    bool kernel_kills = from_main && g_cfg.signal == SIGKILL;
+    if (kernel_kills)
+        arm_pdeathsig();
     bool gone = getppid() != parent.pid;
     if (og_watch_start(parent, gone)) {
-        disarm_if(armed_by_exec);
+        if (!kernel_kills)
+            disarm_if(armed_by_exec);
     } else if (from_main) {
         arm_pdeathsig();
         /* Armed too late if the parent is already gone. */

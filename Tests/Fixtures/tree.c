@@ -4,7 +4,8 @@
  * place, so a test knows the pids before it kills the parent.
  *
  *   tree leaf [ignore-term|print-env]   the child: announce, then wait
- *   tree <method> [static-leaf-path]    the parent, method one of the names below
+ *   tree <method> [static-leaf-path]    the parent, method one of the names below;
+ *                                       SIGUSR2 makes it exit normally
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -53,8 +54,16 @@ static void *spawn_from_thread(void *unused)
     return NULL;
 }
 
+/* SIGUSR2 asks the parent to exit normally (atexit handlers, stdio flush, status 0). */
+static void exit_normally(int sig)
+{
+    (void)sig;
+    exit(0);
+}
+
 static int parent(const char *method, const char *static_leaf)
 {
+    signal(SIGUSR2, exit_normally);
     char command[4200];
     snprintf(command, sizeof(command), "exec '%s' leaf", self);
     pid_t pid;

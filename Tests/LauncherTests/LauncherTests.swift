@@ -182,7 +182,9 @@ final class LauncherTests: XCTestCase {
         let ready = child.readyPids(count: 2)
         XCTAssertEqual(ready.count, 2)
         defer { killLeftovers(ready); child.signal(SIGKILL) }
-        let escapee = try XCTUnwrap(ready.first { ProcStat.read($0.pid)?.session == $0.pid })
+        // The shell is the launcher's child; the other ready line came from the escapee.
+        let shell = try XCTUnwrap(ready.first { ProcStat.read($0.pid)?.ppid == child.pid })
+        let escapee = try XCTUnwrap(ready.first { $0 != shell })
         XCTAssertNotNil(waitAllGone([escapee], timeout: 5), "setsid escapee survived")
     }
 

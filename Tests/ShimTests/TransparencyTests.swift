@@ -36,14 +36,14 @@ final class TransparencyTests: XCTestCase {
 
     /// Settings injected into an explicit environment still apply in the child.
     func testSettingsReachChildrenOfExplicitEnvironments() throws {
-        let env = guardedEnvironment(["ORPHANGUARD_SIGNAL": "KILL"])
+        let env = guardedEnvironment(["ORPHANGUARD_SIGNAL": "INT"])
         let root = try Child([try Fixtures.binary("tree"), "execle-empty-env"], environment: env)
         XCTAssertEqual(root.readyPids(count: 2).count, 2)
         let tree = ProcessTable.descendants(of: root.pid)
         defer { killLeftovers(tree) }
         root.signal(SIGKILL)
         XCTAssertNotNil(waitAllGone(tree, timeout: 5))
-        XCTAssertTrue(root.stderrText().contains("sending SIGKILL"))
+        XCTAssertTrue(root.stderrText().contains("sending SIGINT"))
     }
 
     /// A healthy guarded process prints nothing and has exactly the descriptors it has without the

@@ -67,6 +67,17 @@ static const char *find_entry(char *const envp[], const char *name_eq, size_t le
     return NULL;
 }
 
+/* The LD_PRELOAD the loader uses: it reads the environment in order and the
+ * last entry wins. */
+static const char *find_preload(char *const envp[])
+{
+    const char *found = NULL;
+    for (char *const *e = envp; e && *e; e++)
+        if (has_name(*e, LD_PRELOAD_EQ, sizeof(LD_PRELOAD_EQ) - 1))
+            found = *e;
+    return found;
+}
+
 static bool var_missing(char *const envp[], const char *var)
 {
     return find_entry(envp, var, name_len(var)) == NULL;
@@ -74,7 +85,7 @@ static bool var_missing(char *const envp[], const char *var)
 
 bool og_env_lacks_guard(char *const envp[], const struct og_inject *inject)
 {
-    const char *preload = find_entry(envp, LD_PRELOAD_EQ, sizeof(LD_PRELOAD_EQ) - 1);
+    const char *preload = find_preload(envp);
     if (!preload || !og_preload_has_library(preload + sizeof(LD_PRELOAD_EQ) - 1, inject->library))
         return true;
     for (size_t i = 0; i < inject->nvars; i++)
@@ -91,7 +102,7 @@ size_t og_env_size(char *const envp[], const struct og_inject *inject)
     /* The new LD_PRELOAD, the added variables, PARENT, ADDED and NULL. */
     size_t slots = count + inject->nvars + 4;
     size_t bytes = sizeof(LD_PRELOAD_EQ) + strlen(inject->library) + 1;
-    const char *preload = find_entry(envp, LD_PRELOAD_EQ, sizeof(LD_PRELOAD_EQ) - 1);
+    const char *preload = find_preload(envp);
     if (preload)
         bytes += strlen(preload);
     bytes += sizeof(OG_ENV_ADDED) + 1;
@@ -124,16 +135,13 @@ char **og_env_build(char *const envp[], const struct og_inject *inject, void *bu
     if ((uintptr_t)strings > (uintptr_t)end)
         return NULL;
 
+    /* Every LD_PRELOAD entry is replaced by one: duplicates would let the
+     * loader and getenv() disagree about which one counts. */
     size_t n = 0;
-    const char *preload = NULL;
+    const char *preload = find_preload(envp);
     for (char *const *e = envp; e && *e; e++) {
-        if (is_internal(*e))
-            continue;
-        if (!preload && has_name(*e, LD_PRELOAD_EQ, sizeof(LD_PRELOAD_EQ) - 1)) {
-            preload = *e;
-            continue;
-        }
-        out[n++] = *e;
+        if (!is_internal(*e) && !has_name(*e, LD_PRELOAD_EQ, sizeof(LD_PRELOAD_EQ) - 1))
+            out[n++] = *e;
     }
 
     /* LD_PRELOAD: ours first, then whatever the program asked for. */

@@ -33,6 +33,9 @@ enum Library {
         guard path.hasPrefix("/") else {
             throw Problem(description: "\(path): the library path must be absolute")
         }
+        guard !path.contains(":") && !path.contains(" ") else {
+            throw Problem(description: "\(path): LD_PRELOAD cannot name a path with ':' or ' '; move the library")
+        }
         guard let header = readFile(path, limit: 64), header.count >= 20 else {
             throw Problem(description: "\(path): cannot read the library: \(String(cString: strerror(errno)))")
         }

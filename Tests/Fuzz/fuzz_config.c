@@ -1,0 +1,51 @@
+/*
+ * libFuzzer harness: og_config_parse and og_signal_parse on arbitrary input. The input is split at
+ * newlines into environment entries (so ORPHANGUARD_* names and arbitrary values both occur). A bad
+ * value must give a default, never a crash, an overflow (ASan) or undefined behaviour (UBSan).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../CShim/og.h"
+
+static int warnings;
+static void count_warning(const char *message)
+{
+    if (strlen(message) == 0)
+        abort();
+    warnings++;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *text = malloc(size + 1);
+    memcpy(text, data, size);
+    text[size] = '\0';
+    char *envp[64];
+    size_t n = 0;
+    for (char *line = strtok(text, "\n"); line && n < 63; line = strtok(NULL, "\n"))
+        envp[n++] = line;
+    envp[n] = NULL;
+
+    struct og_config cfg;
+    og_config_parse(&cfg, envp, count_warning);
+    /* Whatever came in, the settings are in range. */
+    if (cfg.signal < 1 || cfg.signal > 64 || cfg.grace_ms < 0 || cfg.grace_ms > 86400000L ||
+        cfg.poll_ms < 1 || cfg.poll_ms > 60000)
+        abort();
+    for (int v = 0; v < OG_VAR_COUNT; v++)
+        if (cfg.given[v][0] && !strchr(cfg.given[v], '='))
+            abort();
+    for (size_t i = 0; i < n; i++) {
+        int sig = og_signal_parse(envp[i]);
+        if (sig != -1 && (sig < 1 || sig > 64))
+            abort();
+        char name[24];
+        if (sig > 0 && strncmp(og_signal_name(sig, name, sizeof(name)), "SIG", 3))
+            abort();
+        og_name_listed(envp[i], n > 1 ? envp[1] : "");
+    }
+    free(text);
+    return 0;
+}

@@ -136,11 +136,11 @@ final class LauncherTests: XCTestCase {
     func testStaticOrphanOfStaticParentIsEnded() throws {
         let orphaner = try Fixtures.binary("static_orphaner", static: true)
         let child = try launcher(["run", "--grace", "1", "--", orphaner, "200"])
-        let ready = child.readyPids(count: 2)
+        let ready = child.readyProcesses(count: 2)
         XCTAssertEqual(ready.count, 2)
-        defer { killLeftovers(ready) }
-        let parent = try XCTUnwrap(ready.first { ProcStat.read($0.pid)?.ppid == child.pid })
-        let orphan = try XCTUnwrap(ready.first { $0 != parent })
+        defer { killLeftovers(ready.map(\.id)) }
+        let parent = try XCTUnwrap(ready.first { $0.role == "parent" }?.id)
+        let orphan = try XCTUnwrap(ready.first { $0.role == "orphan" }?.id)
         XCTAssertTrue(sleepUntil(timeout: 5) { !parent.isAlive })
         let ms = waitAllGone([orphan], timeout: 5)
         XCTAssertNotNil(ms, "static orphan survived")
@@ -164,11 +164,11 @@ final class LauncherTests: XCTestCase {
                                    environment: env, timeout: 300)
         XCTAssertEqual(build.status, 0, build.err)
         let child = try launcher(["run", "--grace", "1", "--", "/bin/sh", "-c", "'\(binary)' 200; sleep 30"])
-        let ready = child.readyPids(count: 2)
+        let ready = child.readyProcesses(count: 2)
         XCTAssertEqual(ready.count, 2)
-        defer { killLeftovers(ready); child.signal(SIGKILL) }
-        let parent = try XCTUnwrap(ready.first { ProcessTable.descendants(of: $0.pid).count == 1 })
-        let orphan = try XCTUnwrap(ready.first { $0 != parent })
+        defer { killLeftovers(ready.map(\.id)); child.signal(SIGKILL) }
+        let parent = try XCTUnwrap(ready.first { $0.role == "go-parent" }?.id)
+        let orphan = try XCTUnwrap(ready.first { $0.role == "go-child" }?.id)
         XCTAssertTrue(sleepUntil(timeout: 5) { !parent.isAlive })
         let ms = waitAllGone([orphan], timeout: 5)
         XCTAssertNotNil(ms, "Go child of the exited Go parent survived")
@@ -179,12 +179,10 @@ final class LauncherTests: XCTestCase {
     func testSetsidEscapeeIsEnded() throws {
         let child = try launcher(["run", "--grace", "1", "--", "/bin/sh", "-c",
                                   "(setsid /bin/sh -c 'echo ready escapee $$; exec sleep 300' & sleep 0.3); echo ready sh $$; sleep 60"])
-        let ready = child.readyPids(count: 2)
+        let ready = child.readyProcesses(count: 2)
         XCTAssertEqual(ready.count, 2)
-        defer { killLeftovers(ready); child.signal(SIGKILL) }
-        // The shell is the launcher's child; the other ready line came from the escapee.
-        let shell = try XCTUnwrap(ready.first { ProcStat.read($0.pid)?.ppid == child.pid })
-        let escapee = try XCTUnwrap(ready.first { $0 != shell })
+        defer { killLeftovers(ready.map(\.id)); child.signal(SIGKILL) }
+        let escapee = try XCTUnwrap(ready.first { $0.role == "escapee" }?.id)
         XCTAssertNotNil(waitAllGone([escapee], timeout: 5), "setsid escapee survived")
     }
 

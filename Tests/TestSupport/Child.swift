@@ -56,14 +56,20 @@ public final class Child {
     /// The processes announced by `ready <role> <pid>` lines, each identified (with its start time) as
     /// soon as its line arrives. A process that is already gone by then is left out.
     public func readyPids(count: Int, timeout: Double = 15) -> [ProcessID] {
+        readyProcesses(count: count, timeout: timeout).map(\.id)
+    }
+
+    /// The same, with each line's role.
+    public func readyProcesses(count: Int, timeout: Double = 15) -> [(role: String, id: ProcessID)] {
         let deadline = Date().addingTimeInterval(timeout)
         var seen = 0
-        var result: [ProcessID] = []
+        var result: [(role: String, id: ProcessID)] = []
         while seen < count, let line = readLine(timeout: deadline.timeIntervalSinceNow) {
-            guard line.hasPrefix("ready") else { continue }
+            let fields = line.split(separator: " ")
+            guard fields.first == "ready" else { continue }
             seen += 1
-            if let id = line.split(separator: " ").last.flatMap({ Int32($0) }).flatMap({ ProcessID(pid: $0) }) {
-                result.append(id)
+            if fields.count >= 3, let pid = Int32(fields[fields.count - 1]), let id = ProcessID(pid: pid) {
+                result.append((String(fields[1]), id))
             }
         }
         return result

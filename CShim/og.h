@@ -139,7 +139,8 @@ void og_resolve_exec_next(void);
  * false if no thread could be started. */
 bool og_watch_start(struct og_proc parent, bool already_gone);
 /* Stops the watcher thread so the process is single-threaded (unshare,
- * setns); og_watch_resume restarts it. Both are no-ops without a watcher. */
+ * setns, the setuid family); og_watch_resume restarts it. Both are no-ops
+ * without a watcher. */
 bool og_watch_park(void);
 void og_watch_resume(void);
 /* In a fork child: forget the parent's watcher (its thread does not exist

@@ -16,7 +16,8 @@
  * descriptors and fork children inherit none. On older kernels the
  * descriptors stay in the shared table, close-on-exec, at numbers >= 256.
  *
- * unshare()/setns() need the process single-threaded: og_watch_park() sends
+ * unshare(), setns() and the setuid family need the process single-threaded
+ * (namespace_interpose.c, credentials_interpose.c): og_watch_park() sends
  * the thread PARK_SIGNAL with pthread_kill. The thread keeps it blocked, so it
  * stays pending for that thread alone (a blocked signal is never discarded as
  * ignored) and is read from a signalfd in the same poll().

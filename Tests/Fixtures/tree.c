@@ -148,13 +148,16 @@ static int parent(const char *method, const char *static_leaf)
 
 int main(int argc, char **argv)
 {
-    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (len <= 0)
-        return 3;
-    self[len] = '\0';
     if (argc < 2)
         return 2;
     if (!strcmp(argv[1], "leaf"))
         return leaf(argc, argv);
+    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (len > 0)
+        self[len] = '\0';
+    else if (argv[0][0] == '/' && strlen(argv[0]) < sizeof(self))
+        strcpy(self, argv[0]); /* /proc hidden: tests start us by absolute path */
+    else
+        return 3;
     return parent(argv[1], argc > 2 ? argv[2] : "");
 }

@@ -20,7 +20,8 @@ final class LibraryFileTests: XCTestCase {
         let exported = Set(result.out.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) })
         let expected: Set = ["execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "fexecve",
                              "execveat", "posix_spawn", "posix_spawnp", "system", "popen", "pclose",
-                             "unshare", "setns"]
+                             "unshare", "setns", "setuid", "setgid", "seteuid", "setegid", "setreuid",
+                             "setregid", "setresuid", "setresgid", "setgroups"]
         XCTAssertEqual(exported, expected)
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// Programs that need a single-threaded caller, and trees whose parent is a namespace's PID 1.
+/// Programs that need a single-threaded caller (namespaces, dropping privileges), and trees whose
+/// parent is a namespace's PID 1.
 final class NamespaceTests: XCTestCase {
     private func requireRoot() throws {
         try XCTSkipUnless(getuid() == 0, "needs root")
@@ -29,6 +30,41 @@ final class NamespaceTests: XCTestCase {
         let result = try runCommand(["/usr/bin/nsenter", "-t", "\(target.pid)", "-m", "true"], environment: guardedEnvironment())
         XCTAssertEqual(result.status, 0, result.err)
         XCTAssertEqual(result.err, "")
+    }
+
+    /// Dropping privileges as single-threaded programs do (keep capabilities across setresuid, then
+    /// setresgid) must not abort: glibc aborts if any thread, the watcher included, fails the call.
+    func testPrivilegeDroppingProgramsStillWork() throws {
+        try requireRoot()
+        let drop = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+        for argv in [drop + ["id", "-u"], ["/usr/sbin/runuser", "-u", "nobody", "--", "id", "-u"]] {
+            let result = try runCommand(argv, environment: guardedEnvironment())
+            XCTAssertEqual(result.status, 0, "\(argv[0]): \(result.err)")
+            XCTAssertEqual(result.out, "65534\n")
+            XCTAssertEqual(result.err, "")
+        }
+        try assertTreeDies("c/fork-exec under setpriv", drop + [try Fixtures.binary("tree"), "fork-exec"], ready: 2)
+    }
+
+    /// A process that changed its own ids still has a watcher afterwards, and it still acts.
+    func testWatcherSurvivesSetuidInTheSameProcess() throws {
+        try requireRoot()
+        let script = """
+        import os, signal
+        os.setgroups([]); os.setgid(65534); os.setuid(65534)
+        print("ready dropped", os.getpid(), flush=True)
+        signal.pause()
+        """
+        let root = try Child(["/bin/sh", "-c", "'\(Fixtures.python)' -c '\(script)' & echo ready sh $$; wait"],
+                             environment: guardedEnvironment())
+        let ready = root.readyProcesses(count: 2)
+        guard let dropped = ready.first(where: { $0.role == "dropped" })?.id else {
+            return XCTFail("no ready line from the dropped process: \(root.stderrText())")
+        }
+        defer { killLeftovers([dropped]) }
+        XCTAssertTrue(sleepUntil(timeout: 5) { ProcessTable.threadNames(of: dropped.pid).contains("orphanguard") })
+        root.signal(SIGKILL)
+        XCTAssertNotNil(waitAllGone([dropped], timeout: 5), "the dropped process outlived its parent")
     }
 
     /// PID 1 as the real parent is no reason to kill; a parent that dies under PID 1 is.

@@ -1,0 +1,61 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The guard holds where the machine takes away what the watcher would use: pidfd_open denied by
+/// seccomp, no room for a thread under RLIMIT_NPROC, /proc hidden.
+final class AdverseConditionsTests: XCTestCase {
+    private func requireRoot() throws {
+        try XCTSkipUnless(geteuid() == 0, "needs root for setpriv/unshare")
+    }
+
+    /// Container profiles may deny pidfd_open; the watcher then polls getppid() (default 100 ms).
+    func testSeccompDenyingPidfdFallsBackToPolling() throws {
+        let deny = try Fixtures.binary("deny_pidfd")
+        let tree = try Fixtures.binary("tree")
+        for errno in ["38", "1"] { // ENOSYS, EPERM
+            let ms = try assertTreeDies("c/fork-exec, pidfd_open fails with errno \(errno)",
+                                        [deny, errno, tree, "fork-exec"], ready: 2)
+            XCTAssertLessThan(ms ?? .infinity, 2000)
+        }
+    }
+
+    /// RLIMIT_NPROC counts threads: with room for the child but not for its watcher, the child runs
+    /// unwatched and the kernel's PR_SET_PDEATHSIG, armed instead, still ends it.
+    func testNoRoomForTheWatcherThreadFallsBackToPdeathsig() throws {
+        try requireRoot()
+        let tree = try Fixtures.binary("tree")
+        let nobodyThreads = ProcessTable.parents().keys.filter { pid in
+            var info = stat()
+            return stat("/proc/\(pid)", &info) == 0 && info.st_uid == 65534
+        }.map { ProcessTable.threadNames(of: $0).count }.reduce(0, +)
+        // The parent, its watcher, the child: the child's own watcher is one too many.
+        let limit = String(nobodyThreads + 3)
+        let argv = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                    "/usr/bin/prlimit", "--nproc=\(limit)", "--", tree, "fork-exec"]
+        let env = guardedEnvironment(["ORPHANGUARD_VERBOSE": "1"])
+        let root = try Child(argv, environment: env)
+        let announced = root.readyProcesses(count: 2)
+        XCTAssertEqual(announced.count, 2, root.stderrText())
+        guard let leaf = announced.first(where: { $0.role == "leaf" })?.id else { return }
+        defer { killLeftovers([leaf]) }
+        XCTAssertFalse(ProcessTable.threadNames(of: leaf.pid).contains("orphanguard"))
+        root.signal(SIGKILL)
+        let ms = waitAllGone([leaf], timeout: 5)
+        XCTAssertNotNil(ms, "leaf without a watcher outlived its parent")
+        print("teardown without a watcher thread (RLIMIT_NPROC): \(String(format: "%.1f", ms ?? -1)) ms")
+        XCTAssertTrue(root.stderrText().contains("cannot start the watcher thread"))
+    }
+
+    /// With /proc hidden (a tmpfs over it) the library cannot read start times; the watcher does
+    /// not need them.
+    func testHiddenProcStillEndsOrphans() throws {
+        try requireRoot()
+        let tree = try Fixtures.binary("tree")
+        for method in ["fork-exec", "posix_spawnp-empty-env", "vfork-exec"] {
+            let argv = ["/usr/bin/unshare", "--mount", "--", "/bin/sh", "-c",
+                        "mount -t tmpfs none /proc && exec \"$0\" \"$1\"", tree, method]
+            try assertTreeDies("c/\(method), /proc hidden", argv, ready: 2)
+        }
+    }
+}

@@ -174,6 +174,8 @@ static const char *apply(struct og_config *cfg, enum og_var var, const char *val
     case OG_VAR_SIGNAL:
         if ((sig = og_signal_parse(value)) < 0)
             return "not a signal name or number";
+        if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU || sig == SIGCONT)
+            return "stops or continues a process instead of ending it";
         cfg->signal = sig;
         return NULL;
     case OG_VAR_GRACE:

@@ -31,8 +31,13 @@ struct GuardOptions: ParsableArguments {
     var verbose = false
 
     mutating func validate() throws {
-        if let signal, Signals.number(signal) == nil {
-            throw ValidationError("--signal: '\(signal)' is not a signal name or number")
+        if let signal {
+            guard let number = Signals.number(signal) else {
+                throw ValidationError("--signal: '\(signal)' is not a signal name or number")
+            }
+            if Signals.jobControl.contains(number) {
+                throw ValidationError("--signal: \(Signals.name(number)) stops or continues a process instead of ending it")
+            }
         }
         if let grace, Seconds.milliseconds(grace, in: 0...86_400_000) == nil {
             throw ValidationError("--grace: '\(grace)' is not a number of seconds from 0 to 86400")

@@ -12,6 +12,9 @@ enum Signals {
         ("POLL", SIGPOLL), ("PWR", SIGPWR), ("SYS", SIGSYS),
     ]
 
+    /// Signals that stop or continue a process: no use as the action on an orphan.
+    static let jobControl: Set<Int32> = [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT]
+
     static var realtimeMin: Int32 { __libc_current_sigrtmin() }
     static var realtimeMax: Int32 { __libc_current_sigrtmax() }
 

@@ -40,6 +40,7 @@ final class LauncherTests: XCTestCase {
             (["run"], "no command given"),
             (["run", "--bogus", "--", "true"], "Unknown option '--bogus'"),
             (["run", "--signal", "BOGUS", "--", "true"], "--signal: 'BOGUS' is not a signal name or number"),
+            (["run", "--signal", "stop", "--", "true"], "--signal: SIGSTOP stops or continues a process instead of ending it"),
             (["run", "--grace", "-1", "--", "true"], "--grace: '-1' is not a number of seconds"),
             (["run", "--grace", "abc", "--", "true"], "--grace: 'abc'"),
             (["run", "--poll-interval", "0", "--", "true"], "--poll-interval: '0'"),

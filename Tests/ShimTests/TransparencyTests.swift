@@ -106,6 +106,8 @@ final class TransparencyTests: XCTestCase {
         let negative = try runCommand(["/bin/sh", "-c", "exit 7"], environment: guardedEnvironment(["ORPHANGUARD_GRACE": "-1"]))
         XCTAssertEqual(negative.status, 7)
         XCTAssertEqual(negative.err.split(separator: "\n").count, 1, negative.err)
+        let stop = try runCommand(["/bin/true"], environment: guardedEnvironment(["ORPHANGUARD_SIGNAL": "SIGSTOP"]))
+        XCTAssertEqual(stop.err, "orphanguard: ignoring ORPHANGUARD_SIGNAL=\"SIGSTOP\": stops or continues a process instead of ending it; using SIGTERM\n")
         // The defaults apply: SIGTERM, so the action line names it.
         let root = try Child([try Fixtures.binary("tree"), "fork-exec"], environment: guardedEnvironment(["ORPHANGUARD_SIGNAL": "BOGUS"]))
         XCTAssertEqual(root.readyPids(count: 2).count, 2)

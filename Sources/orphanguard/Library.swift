@@ -36,20 +36,39 @@ enum Library {
         guard !path.contains(":") && !path.contains(" ") else {
             throw Problem(description: "\(path): LD_PRELOAD cannot name a path with ':' or ' '; move the library")
         }
-        guard let header = readFile(path, limit: 64), header.count >= 20 else {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
             throw Problem(description: "\(path): cannot read the library: \(String(cString: strerror(errno)))")
         }
-        guard header[0] == 0x7f, header[1] == 0x45, header[2] == 0x4c, header[3] == 0x46 else {
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw Problem(description: "\(path): not a regular file")
+        }
+        guard let elf = readFile(path, limit: 4096) else {
+            throw Problem(description: "\(path): cannot read the library: \(String(cString: strerror(errno)))")
+        }
+        guard elf.count >= 64, elf[0] == 0x7f, elf[1] == 0x45, elf[2] == 0x4c, elf[3] == 0x46 else {
             throw Problem(description: "\(path): not an ELF file")
         }
-        let type = UInt16(header[16]) | UInt16(header[17]) << 8
-        let machine = UInt16(header[18]) | UInt16(header[19]) << 8
-        guard header[4] == 2, header[5] == 1, type == 3 else {
+        guard elf[4] == 2, elf[5] == 1, littleEndian(elf, at: 16, bytes: 2) == 3 else {
             throw Problem(description: "\(path): not a 64-bit little-endian shared library")
         }
+        let machine = littleEndian(elf, at: 18, bytes: 2)
         guard machine == expectedMachine else {
             throw Problem(description: "\(path): built for ELF machine \(machine), this is \(expectedMachine)")
         }
+        // A position-independent program is ELF type 3 too; the loader refuses to preload it.
+        let headersAt = littleEndian(elf, at: 32, bytes: 8)
+        let headerSize = littleEndian(elf, at: 54, bytes: 2)
+        for index in 0..<littleEndian(elf, at: 56, bytes: 2) {
+            let offset = headersAt + index * headerSize
+            if offset + 4 <= elf.count, littleEndian(elf, at: offset, bytes: 4) == 3 /* PT_INTERP */ {
+                throw Problem(description: "\(path): a program, not a shared library")
+            }
+        }
+    }
+
+    private static func littleEndian(_ bytes: [UInt8], at offset: Int, bytes count: Int) -> Int {
+        (0..<count).reversed().reduce(0) { $0 << 8 | Int(bytes[offset + $1]) }
     }
 
     private static var expectedMachine: UInt16 {

@@ -24,7 +24,7 @@ struct Run: ParsableCommand {
 
     func validate() throws {
         guard !command.isEmpty else {
-            throw ValidationError("no command given: orphanguard run [options] -- CMD [ARGS...]")
+            throw ValidationError("no command given after '--': orphanguard run [options] -- CMD [ARGS...]")
         }
     }
 

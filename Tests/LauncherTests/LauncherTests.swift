@@ -37,7 +37,8 @@ final class LauncherTests: XCTestCase {
 
     func testBadInputExitsTwoWithOneLine() throws {
         let cases: [([String], String)] = [
-            (["run"], "no command given"),
+            (["run"], "no command given after '--'"),
+            (["run", "sleep", "1"], "no command given after '--'"),
             (["run", "--bogus", "--", "true"], "Unknown option '--bogus'"),
             (["run", "--signal", "BOGUS", "--", "true"], "--signal: 'BOGUS' is not a signal name or number"),
             (["run", "--signal", "stop", "--", "true"], "--signal: SIGSTOP stops or continues a process instead of ending it"),
@@ -59,12 +60,19 @@ final class LauncherTests: XCTestCase {
     /// A missing or unusable library is reported before anything is spawned.
     func testBadLibraryIsReportedBeforeSpawning() throws {
         let marker = NSTemporaryDirectory() + "orphanguard-marker-\(getpid())"
-        for library in ["/nonexistent/liborphanguard.so", "/etc/passwd", Fixtures.script("checkpoint.py")] {
+        let truncated = NSTemporaryDirectory() + "orphanguard-truncated-\(getpid()).so"
+        FileManager.default.createFile(atPath: truncated, contents: Data([0x7f, 0x45, 0x4c, 0x46]))
+        defer { unlink(truncated) }
+        let cases = ["/nonexistent/liborphanguard.so": "cannot read the library: No such file or directory",
+                     "/etc/passwd": "not an ELF file", truncated: "not an ELF file",
+                     Fixtures.script("checkpoint.py"): "not an ELF file", "/tmp": "not a regular file",
+                     "/bin/true": "a program, not a shared library"]
+        for (library, reason) in cases {
             var env = base
             env["ORPHANGUARD_LIBRARY"] = library
             let result = try runLauncher(["run", "--", "/usr/bin/touch", marker], environment: env)
             XCTAssertEqual(result.status, 2, library)
-            XCTAssertTrue(result.err.hasPrefix("orphanguard: \(library): "), result.err)
+            XCTAssertEqual(result.err, "orphanguard: \(library): \(reason)\n")
             XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "spawned despite \(library)")
         }
     }

@@ -360,7 +360,12 @@ __attribute__((constructor)) static void orphanguard_init(void)
         unsetenv(OG_ENV_PARENT);
 
     struct parent_hint hint = parse_hint(hint_value);
-    if (g_cfg.disabled || !find_library_path())
+    if (g_cfg.disabled) {
+        /* exec armed it for us; a disabled program must outlive its parent. */
+        disarm_if(hint.armed_signal);
+        goto out;
+    }
+    if (!find_library_path())
         goto out;
     collect_given_vars();
     g_main_thread = pthread_self();

@@ -71,15 +71,22 @@ enum ProcFS {
         return false
     }
 
-    /// Did the process opt out with ORPHANGUARD_DISABLE=1 in its (initial) environment?
-    static func optedOut(_ pid: pid_t) -> Bool {
+    /// Did the process opt out in its (initial) environment, as the library reads it: with
+    /// ORPHANGUARD_DISABLE=1, or by listing its own name in ORPHANGUARD_EXCLUDE?
+    static func optedOut(_ pid: pid_t, name: String) -> Bool {
         guard let bytes = readFile("/proc/\(pid)/environ", limit: 1 << 20) else { return false }
-        let prefix = Array("ORPHANGUARD_DISABLE=".utf8)
-        return bytes.split(separator: 0).contains { entry in
-            guard entry.starts(with: prefix) else { return false }
-            let value = String(decoding: entry.dropFirst(prefix.count), as: UTF8.self).lowercased()
-            return ["1", "true", "yes"].contains(value)
+        for entry in bytes.split(separator: 0) {
+            let text = String(decoding: entry, as: UTF8.self)
+            if text.hasPrefix("ORPHANGUARD_DISABLE="),
+               ["1", "true", "yes"].contains(text.dropFirst("ORPHANGUARD_DISABLE=".count).lowercased()) {
+                return true
+            }
+            if text.hasPrefix("ORPHANGUARD_EXCLUDE="),
+               text.dropFirst("ORPHANGUARD_EXCLUDE=".count).split(separator: ",").contains(Substring(name)) {
+                return true
+            }
         }
+        return false
     }
 
     static func isZombieOrGone(_ pid: pid_t) -> Bool {

@@ -125,7 +125,7 @@ final class Supervisor {
         for pid in ProcFS.ownChildren() where pid != child && ending[pid] == nil && !spared.contains(pid) {
             if ProcFS.isZombieOrGone(pid) { continue }
             let name = ProcFS.comm(pid)
-            if policy.excluded.contains(name) || ProcFS.optedOut(pid) {
+            if policy.excluded.contains(name) || ProcFS.optedOut(pid, name: name) {
                 spared.insert(pid)
                 debug("\(pid) (\(name)) was re-parented to us but opted out; leaving it")
                 continue

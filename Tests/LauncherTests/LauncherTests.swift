@@ -195,6 +195,25 @@ final class LauncherTests: XCTestCase {
         XCTAssertNotNil(waitAllGone([escapee], timeout: 5), "setsid escapee survived")
     }
 
+    /// Daemons that opted out (ORPHANGUARD_DISABLE=1, or their name in ORPHANGUARD_EXCLUDE) and are
+    /// re-parented to the launcher while CMD runs are left alone, as the library leaves them. Each
+    /// opts out before its parent forks it (see the README on daemons).
+    func testOptedOutDaemonsAreSparedWhileCommandRuns() throws {
+        let script = """
+            ORPHANGUARD_DISABLE=1 /bin/sh -c 'sleep 301 & echo ready daemon $!'
+            ORPHANGUARD_EXCLUDE=sh /bin/sh -c '(echo ready daemon $(/bin/sh -c "echo \\$PPID"); sleep 302; :) &'
+            echo ready sh $$; sleep 60
+            """
+        let child = try launcher(["run", "--grace", "1", "--", "/bin/sh", "-c", script])
+        let ready = child.readyProcesses(count: 3)
+        XCTAssertEqual(ready.count, 3)
+        let daemons = ready.filter { $0.role == "daemon" }.map(\.id)
+        defer { killLeftovers(ready.map(\.id)); child.signal(SIGKILL) }
+        XCTAssertTrue(sleepUntil(timeout: 5) { daemons.allSatisfy { ProcStat.read($0.pid)?.ppid == child.pid } })
+        // Several adoption scans (every 100 ms) later, both still run.
+        XCTAssertFalse(sleepUntil(timeout: 0.5) { daemons.contains { !$0.isAlive } })
+    }
+
     /// When CMD exits, whatever it left behind (here: a child that opted out of the library) is
     /// ended, and the launcher exits with CMD's status.
     func testLeftoversAreEndedWhenCommandExits() throws {

@@ -132,6 +132,18 @@ final class TransparencyTests: XCTestCase {
         }
     }
 
+    /// Opting out in the environment of one child: a guarded shell starts a daemon that way.
+    func testDisableGivenToOneChildLetsItOutliveItsParent() throws {
+        // The daemon announces itself after its exec: until then it is the shell's guarded fork child.
+        let script = "ORPHANGUARD_DISABLE=1 /bin/sh -c 'echo ready daemon $$; exec sleep 300' & echo ready sh $$; wait"
+        let root = try Child(["/bin/sh", "-c", script], environment: guardedEnvironment())
+        let ready = root.readyProcesses(count: 2)
+        let daemon = try XCTUnwrap(ready.first { $0.role == "daemon" }?.id)
+        defer { killLeftovers([daemon]) }
+        root.signal(SIGKILL)
+        XCTAssertFalse(sleepUntil(timeout: 0.5) { !daemon.isAlive }, "the opted-out daemon was ended")
+    }
+
     /// A child spawned from a thread that then exits must not be killed (PR_SET_PDEATHSIG fires on
     /// thread exit).
     func testSpawningThreadExitIsNoFalseKill() throws {

@@ -6,10 +6,11 @@
  * that reach only the calling thread: capset(), PR_SET_KEEPCAPS. A program
  * written to be single-threaded, such as `setpriv --reuid=… --regid=…`,
  * relies on that state (keep capabilities across setresuid, then use
- * CAP_SETGID for setresgid); our watcher thread lacks it, fails the second
- * call, and glibc aborts the program. So the watcher is parked around each
- * call, as for unshare(), and started again from the calling thread, whose
- * credentials it then inherits.
+ * CAP_SETGID for setresgid); a watcher thread without it fails the second
+ * call, and glibc aborts the program. So where the watcher's capabilities
+ * differ from the caller's, the watcher is parked around the call, as for
+ * unshare(), and started again from the calling thread, whose credentials it
+ * then inherits; where they are equal (the common case) it stays.
  *
  * A vfork child is a process of its own with one thread, but it shares the
  * parent's memory, glibc's thread list included: the kernel call alone is
@@ -24,8 +25,8 @@
 
 #include "og.h"
 
-/* Calls `call` with the watcher parked; in a vfork child, `raw` instead. */
-#define PARKED_CALL(name, call, raw)                                          \
+/* Calls `call` with the watcher held; in a vfork child, `raw` instead. */
+#define WATCHER_HELD_CALL(name, call, raw)                                          \
     do {                                                                      \
         if (og_in_vfork_child())                                              \
             return (int)(raw);                                                \
@@ -35,56 +36,55 @@
             errno = ENOSYS;                                                   \
             return -1;                                                        \
         }                                                                     \
-        bool parked = og_watch_park();                                        \
+        enum og_hold hold = og_watch_hold_for_setxid();                       \
         int result = call;                                                    \
         int saved_errno = errno;                                              \
-        if (parked)                                                           \
-            og_watch_resume();                                                \
+        og_watch_release(hold);                                               \
         errno = saved_errno;                                                  \
         return result;                                                        \
     } while (0)
 
 __attribute__((visibility("default"))) int setuid(uid_t uid)
 {
-    PARKED_CALL(setuid, real(uid), syscall(SYS_setuid, uid));
+    WATCHER_HELD_CALL(setuid, real(uid), syscall(SYS_setuid, uid));
 }
 
 __attribute__((visibility("default"))) int setgid(gid_t gid)
 {
-    PARKED_CALL(setgid, real(gid), syscall(SYS_setgid, gid));
+    WATCHER_HELD_CALL(setgid, real(gid), syscall(SYS_setgid, gid));
 }
 
 __attribute__((visibility("default"))) int seteuid(uid_t euid)
 {
-    PARKED_CALL(seteuid, real(euid), syscall(SYS_setresuid, (uid_t)-1, euid, (uid_t)-1));
+    WATCHER_HELD_CALL(seteuid, real(euid), syscall(SYS_setresuid, (uid_t)-1, euid, (uid_t)-1));
 }
 
 __attribute__((visibility("default"))) int setegid(gid_t egid)
 {
-    PARKED_CALL(setegid, real(egid), syscall(SYS_setresgid, (gid_t)-1, egid, (gid_t)-1));
+    WATCHER_HELD_CALL(setegid, real(egid), syscall(SYS_setresgid, (gid_t)-1, egid, (gid_t)-1));
 }
 
 __attribute__((visibility("default"))) int setreuid(uid_t ruid, uid_t euid)
 {
-    PARKED_CALL(setreuid, real(ruid, euid), syscall(SYS_setreuid, ruid, euid));
+    WATCHER_HELD_CALL(setreuid, real(ruid, euid), syscall(SYS_setreuid, ruid, euid));
 }
 
 __attribute__((visibility("default"))) int setregid(gid_t rgid, gid_t egid)
 {
-    PARKED_CALL(setregid, real(rgid, egid), syscall(SYS_setregid, rgid, egid));
+    WATCHER_HELD_CALL(setregid, real(rgid, egid), syscall(SYS_setregid, rgid, egid));
 }
 
 __attribute__((visibility("default"))) int setresuid(uid_t ruid, uid_t euid, uid_t suid)
 {
-    PARKED_CALL(setresuid, real(ruid, euid, suid), syscall(SYS_setresuid, ruid, euid, suid));
+    WATCHER_HELD_CALL(setresuid, real(ruid, euid, suid), syscall(SYS_setresuid, ruid, euid, suid));
 }
 
 __attribute__((visibility("default"))) int setresgid(gid_t rgid, gid_t egid, gid_t sgid)
 {
-    PARKED_CALL(setresgid, real(rgid, egid, sgid), syscall(SYS_setresgid, rgid, egid, sgid));
+    WATCHER_HELD_CALL(setresgid, real(rgid, egid, sgid), syscall(SYS_setresgid, rgid, egid, sgid));
 }
 
 __attribute__((visibility("default"))) int setgroups(size_t size, const gid_t *list)
 {
-    PARKED_CALL(setgroups, real(size, list), syscall(SYS_setgroups, size, list));
+    WATCHER_HELD_CALL(setgroups, real(size, list), syscall(SYS_setgroups, size, list));
 }

@@ -139,10 +139,16 @@ void og_resolve_exec_next(void);
  * false if no thread could be started. */
 bool og_watch_start(struct og_proc parent, bool already_gone);
 /* Stops the watcher thread so the process is single-threaded (unshare,
- * setns, the setuid family); og_watch_resume restarts it. Both are no-ops
- * without a watcher. */
+ * setns); og_watch_resume restarts it. Both are no-ops without a watcher. */
 bool og_watch_park(void);
 void og_watch_resume(void);
+/* Around a setuid-family call, which glibc repeats in every thread, aborting
+ * the process if the outcomes differ: the watcher is left running where its
+ * capabilities equal the caller's (OG_HOLD_SHARED), else parked. Both hold
+ * the watcher's lock until og_watch_release. */
+enum og_hold { OG_HOLD_NONE, OG_HOLD_SHARED, OG_HOLD_PARKED };
+enum og_hold og_watch_hold_for_setxid(void);
+void og_watch_release(enum og_hold hold);
 /* In a fork child: forget the parent's watcher (its thread does not exist
  * here) and close the inherited descriptors. */
 void og_watch_forget_after_fork(void);

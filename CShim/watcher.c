@@ -25,6 +25,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -331,6 +332,40 @@ void og_watch_resume(void)
 {
     spawn_thread();
     pthread_mutex_unlock(&w.lock);
+}
+
+/* A thread's capability sets (tid 0: the caller's); what setuid() and
+ * friends succeed or fail by, uids aside, which every thread shares. */
+static bool thread_capabilities(int tid, struct __user_cap_data_struct out[2])
+{
+    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = tid};
+    return syscall(SYS_capget, &header, out) == 0;
+}
+
+enum og_hold og_watch_hold_for_setxid(void)
+{
+    pthread_mutex_lock(&w.lock);
+    if (!w.running) {
+        pthread_mutex_unlock(&w.lock);
+        return OG_HOLD_NONE;
+    }
+    /* Same capabilities, same outcome: the common case costs two capget()
+     * calls instead of a thread's stop and start. */
+    struct __user_cap_data_struct caller[2], watcher[2];
+    int tid = atomic_load(&w.tid);
+    if (tid > 0 && thread_capabilities(0, caller) && thread_capabilities(tid, watcher) &&
+        !memcmp(caller, watcher, sizeof(caller)))
+        return OG_HOLD_SHARED;
+    pthread_mutex_unlock(&w.lock);
+    return og_watch_park() ? OG_HOLD_PARKED : OG_HOLD_NONE;
+}
+
+void og_watch_release(enum og_hold hold)
+{
+    if (hold == OG_HOLD_SHARED)
+        pthread_mutex_unlock(&w.lock);
+    else if (hold == OG_HOLD_PARKED)
+        og_watch_resume();
 }
 
 void og_watch_forget_after_fork(void)

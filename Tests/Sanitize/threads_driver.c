@@ -2,8 +2,8 @@
  * Sanitizer driver: the library's sources linked into this program (ThreadSanitizer cannot be
  * preloaded), so its constructor, atfork handler, watcher thread and parking run under the
  * sanitizer. It exercises what races could break:
- *   - four threads calling unshare(0) and setresuid(-1, -1, -1) (each parks and
- *     restarts the watcher) at once;
+ *   - four threads calling unshare(0) (which parks and restarts the watcher)
+ *     and setresuid(-1, -1, -1) (which holds it running) at once;
  *   - fork children (watchers re-armed in the atfork handler) that fork grandchildren, then die,
  *     so the grandchildren's watchers act (SIGTERM, then SIGKILL after the grace period);
  *   - fork from a non-main thread while another thread parks the watcher.
@@ -112,6 +112,6 @@ int main(void)
             failures++;
         }
     }
-    printf("sanitize driver: 5 orphaned grandchildren ended, 400 parks, %d failures\n", failures);
+    printf("sanitize driver: 5 orphaned grandchildren ended, 200 parks, 200 setresuid, %d failures\n", failures);
     return failures ? 1 : 0;
 }

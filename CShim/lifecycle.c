@@ -328,6 +328,7 @@ static void after_fork_in_child(void)
     g_self.pid = getpid();
     g_self.start = 0;
     og_watch_forget_after_fork();
+    og_mark_main_thread();
     if (!g_excluded) {
         if (getppid() == 0) {
             if (from_main)
@@ -373,6 +374,7 @@ __attribute__((constructor)) static void orphanguard_init(void)
     g_self.start = 0; /* read from /proc when a child first needs it */
     g_active = true;
     pthread_atfork(NULL, NULL, after_fork_in_child);
+    og_mark_main_thread();
 
     char comm[17] = "";
     prctl(PR_GET_NAME, comm, 0, 0, 0);

@@ -149,9 +149,18 @@ void og_watch_resume(void);
 enum og_hold { OG_HOLD_NONE, OG_HOLD_SHARED, OG_HOLD_PARKED };
 enum og_hold og_watch_hold_for_setxid(void);
 void og_watch_release(enum og_hold hold);
+/* The watcher thread's id; 0 if none runs (or it has not started yet). */
+int og_watch_tid(void);
 /* In a fork child: forget the parent's watcher (its thread does not exist
  * here) and close the inherited descriptors. */
 void og_watch_forget_after_fork(void);
+
+/* ---- the program's last thread (last_thread.c) ---------------------------- */
+
+/* Called in the main thread (the constructor; a fork child's only thread):
+ * if it ends while other threads go on, the process still ends with the
+ * program's last thread, as without the watcher. */
+void og_mark_main_thread(void);
 
 /* ---- messages (log.c) --------------------------------------------------- */
 

@@ -368,6 +368,14 @@ void og_watch_release(enum og_hold hold)
         og_watch_resume();
 }
 
+int og_watch_tid(void)
+{
+    pthread_mutex_lock(&w.lock);
+    int tid = w.running ? atomic_load(&w.tid) : 0;
+    pthread_mutex_unlock(&w.lock);
+    return tid;
+}
+
 void og_watch_forget_after_fork(void)
 {
     /* Only this thread exists now; the parent's lock state is meaningless. */

@@ -144,6 +144,24 @@ final class TransparencyTests: XCTestCase {
         XCTAssertFalse(sleepUntil(timeout: 0.5) { !daemon.isAlive }, "the opted-out daemon was ended")
     }
 
+    /// glibc ends a process when its last thread ends; the watcher must not keep it alive (or lose
+    /// its buffered output): a main thread leaving with pthread_exit(), and a fork child whose only
+    /// thread returns from a worker's start routine.
+    func testProcessEndsWithItsLastThread() throws {
+        let cases: [([String], String)] = [
+            ([try Fixtures.binary("main_thread_exit")], "main leaving\nworker done\n"),
+            ([Fixtures.python, Fixtures.script("fork_from_thread.py")], "end of main\nend of thread\n"),
+        ]
+        for (argv, output) in cases {
+            let start = Date()
+            let result = try runCommand(argv, environment: guardedEnvironment(), timeout: 10)
+            XCTAssertEqual(result.status, 0, "\(argv.last!): \(result.err)")
+            XCTAssertEqual(result.out, output, argv.last!)
+            XCTAssertEqual(result.err, "")
+            print("\(argv.last!): ended \(String(format: "%.0f", millisecondsSince(start))) ms after its start")
+        }
+    }
+
     /// A child spawned from a thread that then exits must not be killed (PR_SET_PDEATHSIG fires on
     /// thread exit).
     func testSpawningThreadExitIsNoFalseKill() throws {

@@ -91,7 +91,7 @@ static void *stand_in(void *unused)
 static void main_thread_ending(void *unused)
 {
     (void)unused;
-    if (og_watch_tid() <= 0)
+    if (!og_watch_running())
         return; /* no watcher: glibc counts right */
     pthread_attr_t attr;
     if (pthread_attr_init(&attr))

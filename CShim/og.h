@@ -149,7 +149,8 @@ void og_watch_resume(void);
 enum og_hold { OG_HOLD_NONE, OG_HOLD_SHARED, OG_HOLD_PARKED };
 enum og_hold og_watch_hold_for_setxid(void);
 void og_watch_release(enum og_hold hold);
-/* The watcher thread's id; 0 if none runs (or it has not started yet). */
+/* Whether a watcher thread runs; its thread id (0 until it has started). */
+bool og_watch_running(void);
 int og_watch_tid(void);
 /* In a fork child: forget the parent's watcher (its thread does not exist
  * here) and close the inherited descriptors. */

@@ -368,12 +368,17 @@ void og_watch_release(enum og_hold hold)
         og_watch_resume();
 }
 
-int og_watch_tid(void)
+bool og_watch_running(void)
 {
     pthread_mutex_lock(&w.lock);
-    int tid = w.running ? atomic_load(&w.tid) : 0;
+    bool running = w.running;
     pthread_mutex_unlock(&w.lock);
-    return tid;
+    return running;
+}
+
+int og_watch_tid(void)
+{
+    return atomic_load(&w.tid);
 }
 
 void og_watch_forget_after_fork(void)

@@ -6,7 +6,9 @@
  *     and setresuid(-1, -1, -1) (which holds it running) at once;
  *   - fork children (watchers re-armed in the atfork handler) that fork grandchildren, then die,
  *     so the grandchildren's watchers act (SIGTERM, then SIGKILL after the grace period);
- *   - fork from a non-main thread while another thread parks the watcher.
+ *   - fork from a non-main thread while another thread parks the watcher;
+ *   - a child whose main thread leaves with pthread_exit() while a worker
+ *     finishes: it must still end, with status 0 (last_thread.c).
  * Exits 0 when every grandchild ended as expected; the sanitizer exits non-zero on a report.
  */
 #define _GNU_SOURCE
@@ -81,6 +83,34 @@ static int gone_within(pid_t pid, int ms)
     return 0;
 }
 
+static void *finish_later(void *unused)
+{
+    (void)unused;
+    struct timespec moment = {0, 20000000};
+    nanosleep(&moment, NULL);
+    return NULL;
+}
+
+/* 1 if a child whose main thread calls pthread_exit() ends with status 0. */
+static int ends_with_last_thread(void)
+{
+    pid_t child = fork();
+    if (child == 0) {
+        pthread_t worker;
+        pthread_create(&worker, NULL, finish_later, NULL);
+        pthread_exit(NULL);
+    }
+    for (int i = 0; i < 5000; i++) {
+        int status;
+        if (waitpid(child, &status, WNOHANG) == child)
+            return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        struct timespec tick = {0, 1000000};
+        nanosleep(&tick, NULL);
+    }
+    kill(child, SIGKILL);
+    return 0;
+}
+
 int main(void)
 {
     pthread_t parkers[4];
@@ -112,6 +142,11 @@ int main(void)
             failures++;
         }
     }
-    printf("sanitize driver: 5 orphaned grandchildren ended, 200 parks, 200 setresuid, %d failures\n", failures);
+    if (!ends_with_last_thread()) {
+        fprintf(stderr, "a child whose main thread left did not end with its last thread\n");
+        failures++;
+    }
+    printf("sanitize driver: 5 orphaned grandchildren ended, 200 parks, 200 setresuid, "
+           "a main thread's pthread_exit, %d failures\n", failures);
     return failures ? 1 : 0;
 }

@@ -106,6 +106,12 @@ static bool parse_flag(const char *text, bool *out)
     return false;
 }
 
+bool og_flag_set(const char *text)
+{
+    bool value;
+    return parse_flag(text, &value) && value;
+}
+
 int og_signal_parse(const char *text)
 {
     long number;

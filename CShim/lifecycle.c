@@ -189,7 +189,7 @@ static int signal_for(char *const envp[])
 {
     int sig = g_cfg.signal;
     for (char *const *e = envp; e && *e; e++) {
-        if (!strncmp(*e, "ORPHANGUARD_DISABLE=", 20) && strchr("1tTyY", (*e)[20]) && (*e)[20])
+        if (!strncmp(*e, "ORPHANGUARD_DISABLE=", 20) && og_flag_set(*e + 20))
             return 0;
         if (!strncmp(*e, "ORPHANGUARD_SIGNAL=", 19)) {
             int parsed = og_signal_parse(*e + 19);

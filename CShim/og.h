@@ -70,6 +70,8 @@ void og_config_parse(struct og_config *cfg, char *const envp[], og_warn_fn warn)
 int og_signal_parse(const char *text);
 /* Writes "SIGTERM" or "SIG34" into buf. */
 const char *og_signal_name(int sig, char *buf, size_t len);
+/* Does a flag value say yes ("1", "true", "yes")? */
+bool og_flag_set(const char *text);
 /* Is `comm` one of the comma-separated names in `list`? */
 bool og_name_listed(const char *list, const char *comm);
 

@@ -31,12 +31,15 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,6 +61,17 @@
 #define WATCHER_STACK (64 * 1024)
 #define HIGH_FD_FLOOR 256
 #define PARK_SIGNAL SIGRTMAX
+/* After a parent's normal exit, how long an orphan may take to end on its own. */
+#define SETTLE_MS 250
+
+/* PIDFD_GET_INFO (Linux 6.13; the exit status from 6.15), not in older headers. */
+struct pidfd_exit_info {
+    uint64_t mask, cgroupid;
+    uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+    int32_t exit_code;
+};
+#define PIDFD_GET_EXIT_INFO _IOWR(0xFF, 11, struct pidfd_exit_info)
+#define PIDFD_INFO_EXIT_BIT (1ULL << 3)
 
 /* A descriptor the watcher opened; in the shared table the program may have
  * closed it and reused the number, so it is closed only while it is still
@@ -165,17 +179,57 @@ static void read_comm(char *buf, size_t len)
     buf[strcspn(buf, "\n")] = '\0';
 }
 
-static void act(void)
+/* The parent's status as waitpid() reports it; -1 if it cannot be known.
+ * Until it is reaped its zombie shows it in /proc/PID/stat (field 52); after
+ * that a pidfd still holds it (Linux 6.15). */
+static int parent_exit_status(void)
+{
+    char path[40], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)w.parent.pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    char *p = got > 0 ? (buf[got] = '\0', strrchr(buf, ')')) : NULL;
+    if (p && p[1] == ' ' && p[2] == 'Z') {
+        /* Fields restart after the last ')': 3 is the state, 22 the start
+         * time (a zombie keeps its pid: no reuse yet), 52 the exit code. */
+        unsigned long long start = 0;
+        int field = 3;
+        for (p += 2; *p && field < 52; p++) {
+            if (*p != ' ')
+                continue;
+            if (++field == 22)
+                start = strtoull(p + 1, NULL, 10);
+        }
+        if (field == 52 && (w.parent.start == 0 || start == w.parent.start))
+            return (int)strtol(p, NULL, 10);
+    }
+    struct pidfd_exit_info info = {.mask = PIDFD_INFO_EXIT_BIT};
+    if (w.pidfd.fd >= 0 && ioctl(w.pidfd.fd, PIDFD_GET_EXIT_INFO, &info) == 0 && (info.mask & PIDFD_INFO_EXIT_BIT))
+        return info.exit_code;
+    return -1;
+}
+
+static void act(int parent_status)
 {
     const struct og_config *cfg = og_config();
+    if (!cfg->quiet)
+        borrow_program_stderr();
+    /* A parent that exited (rather than being killed) often leaves helpers
+     * that end by themselves at EOF on a pipe from it, like Python
+     * multiprocessing's resource tracker and forkserver: let them, quietly. */
+    if (parent_status >= 0 && WIFEXITED(parent_status)) {
+        og_debug("parent %d exited with status %d; acting in %d ms unless this process ends first",
+                 (int)w.parent.pid, WEXITSTATUS(parent_status), SETTLE_MS);
+        sleep_ms(SETTLE_MS);
+    }
     bool group = cfg->scope == OG_SCOPE_GROUP;
     pid_t self = getpid();
     pid_t target = group ? -getpgrp() : self;
     char name[24], comm[32];
     og_signal_name(cfg->signal, name, sizeof(name));
     read_comm(comm, sizeof(comm));
-    if (!cfg->quiet)
-        borrow_program_stderr();
     og_log("parent %d exited; sending %s to %s%d (%s)", (int)w.parent.pid, name,
            group ? "process group " : "", group ? (int)getpgrp() : (int)self, comm);
     /* Where PR_SET_PDEATHSIG is armed with our signal (the launcher arms it
@@ -257,10 +311,11 @@ static void *watch(void *unused)
     prctl(PR_SET_NAME, "orphanguard", 0, 0, 0);
     open_descriptors();
     bool parent_gone = w.gone || wait_for_parent();
+    int parent_status = parent_gone ? parent_exit_status() : -1;
     release(&w.pidfd);
     release(&w.sigfd);
     if (parent_gone)
-        act();
+        act(parent_status);
     return NULL;
 }
 

@@ -144,6 +144,18 @@ final class TransparencyTests: XCTestCase {
         XCTAssertFalse(sleepUntil(timeout: 0.5) { !daemon.isAlive }, "the opted-out daemon was ended")
     }
 
+    /// After a normal exit, helpers that end by themselves at EOF (multiprocessing's resource tracker
+    /// and forkserver) get a moment to do so: nothing is printed, nothing is signalled.
+    func testHelpersOfANormalExitEndQuietly() throws {
+        for method in ["spawn", "forkserver", "spawn", "forkserver", "spawn", "forkserver"] {
+            let result = try runCommand([Fixtures.python, Fixtures.script("mp_pool.py"), method],
+                                        environment: guardedEnvironment(), timeout: 30)
+            XCTAssertEqual(result.status, 0, result.err)
+            XCTAssertEqual(result.out, "[1, 4, 9]\n")
+            XCTAssertEqual(result.err, "", method)
+        }
+    }
+
     /// glibc ends a process when its last thread ends; the watcher must not keep it alive (or lose
     /// its buffered output): a main thread leaving with pthread_exit(), and a fork child whose only
     /// thread returns from a worker's start routine.

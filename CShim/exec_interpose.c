@@ -61,9 +61,13 @@ void *og_next(void **cache, const char *name)
     /* What a vfork or fork child may call is resolved in the constructor
      * (og_resolve_exec_next), so those children never take the loader's
      * lock here; the spawn functions run in ordinary context. */
-    if (!*cache)
-        *cache = dlsym(RTLD_NEXT, name);
-    return *cache;
+    void *next = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
+    if (!next) {
+        /* Threads may race here; each finds the same symbol. */
+        next = dlsym(RTLD_NEXT, name);
+        __atomic_store_n(cache, next, __ATOMIC_RELEASE);
+    }
+    return next;
 }
 
 static void *next_execvpe;

@@ -26,22 +26,22 @@
 #include "og.h"
 
 /* Calls `call` with the watcher held; in a vfork child, `raw` instead. */
-#define WATCHER_HELD_CALL(name, call, raw)                                          \
-    do {                                                                      \
-        if (og_in_vfork_child())                                              \
-            return (int)(raw);                                                \
-        static void *next_##name;                                             \
+#define WATCHER_HELD_CALL(name, call, raw)                                        \
+    do {                                                                          \
+        if (og_in_vfork_child())                                                  \
+            return (int)(raw);                                                    \
+        static void *next_##name;                                                 \
         __typeof__(&name) real = (__typeof__(&name))og_next(&next_##name, #name); \
-        if (!real) {                                                          \
-            errno = ENOSYS;                                                   \
-            return -1;                                                        \
-        }                                                                     \
-        enum og_hold hold = og_watch_hold_for_setxid();                       \
-        int result = call;                                                    \
-        int saved_errno = errno;                                              \
-        og_watch_release(hold);                                               \
-        errno = saved_errno;                                                  \
-        return result;                                                        \
+        if (!real) {                                                              \
+            errno = ENOSYS;                                                       \
+            return -1;                                                            \
+        }                                                                         \
+        enum og_hold hold = og_watch_hold_for_setxid();                           \
+        int result = call;                                                        \
+        int saved_errno = errno;                                                  \
+        og_watch_release(hold);                                                   \
+        errno = saved_errno;                                                      \
+        return result;                                                            \
     } while (0)
 
 __attribute__((visibility("default"))) int setuid(uid_t uid)

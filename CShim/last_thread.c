@@ -15,12 +15,10 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -36,15 +34,8 @@ static char thread_state(const char *tid)
 {
     char path[300], buf[512];
     snprintf(path, sizeof(path), "/proc/self/task/%s/stat", tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t got = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-    if (fd >= 0)
-        close(fd);
-    if (got <= 0)
-        return 0;
-    buf[got] = '\0';
-    char *p = strrchr(buf, ')');
-    return p && p[1] == ' ' ? p[2] : 0;
+    const char *fields = og_stat_read(path, buf, sizeof(buf));
+    return fields ? fields[0] : 0;
 }
 
 /* Does a thread other than `self` and the watcher still run? A main thread

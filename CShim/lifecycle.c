@@ -63,37 +63,51 @@ static size_t format_uint(char *out, unsigned long long value)
     return n;
 }
 
+const char *og_stat_read(const char *path, char *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    ssize_t got;
+    do
+        got = read(fd, buf, len - 1);
+    while (got < 0 && errno == EINTR);
+    close(fd);
+    if (got <= 0)
+        return NULL;
+    buf[got] = '\0';
+    /* comm may hold spaces and parentheses: fields restart after the last ')'. */
+    char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' && p[2] ? p + 2 : NULL;
+}
+
+bool og_stat_field(const char *fields, int n, unsigned long long *value)
+{
+    for (int field = 3; field < n; fields++) {
+        if (!*fields)
+            return false;
+        if (*fields == ' ')
+            field++;
+    }
+    if (*fields < '0' || *fields > '9')
+        return false;
+    *value = 0;
+    for (; *fields >= '0' && *fields <= '9'; fields++)
+        *value = *value * 10 + (unsigned)(*fields - '0');
+    return true;
+}
+
 /* Reads state and start time of pid; false if it does not exist. */
 static bool read_stat(pid_t pid, char *state, unsigned long long *start)
 {
     char path[40] = "/proc/";
     size_t len = 6 + format_uint(path + 6, (unsigned long long)pid);
     memcpy(path + len, "/stat", 6);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
     char buf[1024];
-    ssize_t got;
-    do
-        got = read(fd, buf, sizeof(buf) - 1);
-    while (got < 0 && errno == EINTR);
-    close(fd);
-    if (got <= 0)
+    const char *fields = og_stat_read(path, buf, sizeof(buf));
+    if (!fields || !og_stat_field(fields, 22, start))
         return false;
-    buf[got] = '\0';
-    /* comm may hold spaces and parentheses: fields restart after the last ')'. */
-    char *p = strrchr(buf, ')');
-    if (!p || p[1] != ' ')
-        return false;
-    *state = p[2];
-    int field = 2;
-    for (p += 2; *p && field < 21; p++)
-        if (*p == ' ')
-            field++;
-    unsigned long long value = 0;
-    for (; *p >= '0' && *p <= '9'; p++)
-        value = value * 10 + (unsigned)(*p - '0');
-    *start = value;
+    *state = fields[0];
     return true;
 }
 

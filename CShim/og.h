@@ -104,6 +104,11 @@ struct og_proc {
     unsigned long long start; /* /proc/PID/stat field 22; 0 = not read yet */
 };
 
+/* Reads a /proc stat file into buf; returns its fields from the state (field
+ * 3) on, or NULL. Async-signal-safe. */
+const char *og_stat_read(const char *path, char *buf, size_t len);
+/* Field n (>= 3) of what og_stat_read returned, as a number; false if absent. */
+bool og_stat_field(const char *fields, int n, unsigned long long *value);
 /* Start time of pid from /proc; 0 if it is gone. Async-signal-safe. */
 unsigned long long og_proc_start(pid_t pid);
 /* Is pid alive (not a zombie) with this start time? Async-signal-safe. */

@@ -31,13 +31,12 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -186,25 +185,13 @@ static int parent_exit_status(void)
 {
     char path[40], buf[1024];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)w.parent.pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t got = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-    if (fd >= 0)
-        close(fd);
-    char *p = got > 0 ? (buf[got] = '\0', strrchr(buf, ')')) : NULL;
-    if (p && p[1] == ' ' && p[2] == 'Z') {
-        /* Fields restart after the last ')': 3 is the state, 22 the start
-         * time (a zombie keeps its pid: no reuse yet), 52 the exit code. */
-        unsigned long long start = 0;
-        int field = 3;
-        for (p += 2; *p && field < 52; p++) {
-            if (*p != ' ')
-                continue;
-            if (++field == 22)
-                start = strtoull(p + 1, NULL, 10);
-        }
-        if (field == 52 && (w.parent.start == 0 || start == w.parent.start))
-            return (int)strtol(p, NULL, 10);
-    }
+    const char *fields = og_stat_read(path, buf, sizeof(buf));
+    unsigned long long start, code;
+    /* A zombie keeps its pid (no reuse yet); field 22 is its start time,
+     * 52 its exit code. */
+    if (fields && fields[0] == 'Z' && og_stat_field(fields, 22, &start) &&
+        (w.parent.start == 0 || start == w.parent.start) && og_stat_field(fields, 52, &code))
+        return (int)code;
     struct pidfd_exit_info info = {.mask = PIDFD_INFO_EXIT_BIT};
     if (w.pidfd.fd >= 0 && ioctl(w.pidfd.fd, PIDFD_GET_EXIT_INFO, &info) == 0 && (info.mask & PIDFD_INFO_EXIT_BIT))
         return info.exit_code;

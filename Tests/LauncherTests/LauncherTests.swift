@@ -57,7 +57,7 @@ final class LauncherTests: XCTestCase {
     func testBadLibraryIsReportedBeforeSpawning() throws {
         let marker = NSTemporaryDirectory() + "orphanguard-marker-\(getpid())"
         let truncated = NSTemporaryDirectory() + "orphanguard-truncated-\(getpid()).so"
-        FileManager.default.createFile(atPath: truncated, contents: Data([0x7f, 0x45, 0x4c, 0x46]))
+        XCTAssertTrue(FileManager.default.createFile(atPath: truncated, contents: Data([0x7f, 0x45, 0x4c, 0x46])))
         defer { unlink(truncated) }
         let cases = ["/nonexistent/liborphanguard.so": "cannot read the library: No such file or directory",
                      "/etc/passwd": "not an ELF file", truncated: "not an ELF file",
@@ -255,7 +255,7 @@ final class LauncherTests: XCTestCase {
 
     /// As a container's PID 1: exit statuses pass through, orphans are reaped, signals forwarded.
     func testContainerEntrypointInPidNamespace() throws {
-        try XCTSkipUnless(getuid() == 0, "needs root")
+        try requireRoot()
         let unshare = ["/usr/bin/unshare", "--pid", "--fork", "--mount-proc", Paths.launcher, "run", "--"]
         try assertEveryExitStatusPassesThrough(unshare)
         let zombies = try runCommand(unshare + ["/bin/sh", "-c", """

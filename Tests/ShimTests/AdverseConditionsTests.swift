@@ -5,10 +5,6 @@ import XCTest
 /// The guard holds where the machine takes away what the watcher would use: pidfd_open denied by
 /// seccomp, no room for a thread under RLIMIT_NPROC, /proc hidden.
 final class AdverseConditionsTests: XCTestCase {
-    private func requireRoot() throws {
-        try XCTSkipUnless(geteuid() == 0, "needs root for setpriv/unshare")
-    }
-
     /// Container profiles may deny pidfd_open; the watcher then polls getppid() (default 100 ms).
     func testSeccompDenyingPidfdFallsBackToPolling() throws {
         let deny = try Fixtures.binary("deny_pidfd")

@@ -55,6 +55,12 @@ final class TransparencyTests: XCTestCase {
             let tree = ProcessTable.descendants(of: root.pid)
             defer { killLeftovers(tree); root.signal(SIGKILL) }
             let pids = [root.pid] + tree.map(\.pid)
+            // The watcher names itself once it is scheduled, which can be after the ready line.
+            if preload {
+                _ = sleepUntil(timeout: 2) {
+                    pids.allSatisfy { ProcessTable.threadNames(of: $0).contains("orphanguard") }
+                }
+            }
             let fds = try pids.map {
                 try FileManager.default.contentsOfDirectory(atPath: "/proc/\($0)/fd").compactMap(Int.init).sorted()
             }

@@ -71,18 +71,22 @@ final class NamespaceTests: XCTestCase {
                               "'\(tree)' fork-exec & wait"], environment: guardedEnvironment(["ORPHANGUARD_GRACE": "1"]))
         XCTAssertEqual(root.readyPids(count: 0).count, 0)
         var all: [ProcessID] = []
-        XCTAssertTrue(sleepUntil(timeout: 10) {
-            all = ProcessTable.descendants(of: root.pid)
-            return all.count >= 3
-        })
-        defer { killLeftovers(all); root.signal(SIGKILL) }
         func withArgument(_ argument: String) -> ProcessID? {
             all.first {
                 let cmdline = (try? String(contentsOfFile: "/proc/\($0.pid)/cmdline", encoding: .utf8)) ?? ""
                 return cmdline.split(separator: "\0").dropFirst().first.map(String.init) == argument
             }
         }
-        guard let parent = withArgument("fork-exec"), let leaf = withArgument("leaf") else {
+        // Until the leaf has exec'd, the fork child still reads as a second "fork-exec".
+        var parent: ProcessID?, leaf: ProcessID?
+        let found = sleepUntil(timeout: 10) {
+            all = ProcessTable.descendants(of: root.pid)
+            leaf = withArgument("leaf")
+            parent = withArgument("fork-exec")
+            return leaf != nil && parent != nil
+        }
+        defer { killLeftovers(all); root.signal(SIGKILL) }
+        guard found, let parent, let leaf else {
             return XCTFail("tree not found in \(all)")
         }
         // The tree's parent is the namespace's PID 1 (sh): it lives on.

@@ -197,6 +197,40 @@ static bool arm_pdeathsig(void)
     return prctl(PR_SET_PDEATHSIG, (unsigned long)g_cfg.signal, 0, 0, 0) == 0;
 }
 
+/* The init of a pid namespace drops every signal it has no handler for, the
+ * kernel's PR_SET_PDEATHSIG included: only SIGKILL, forced when it comes from
+ * an ancestor namespace, ends it. Its death then ends the whole namespace. */
+static void arm_pdeathsig_as_namespace_init(void)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+}
+
+/* A process born by a raw clone() (bubblewrap's pid-namespace init, container
+ * runtimes) ran no atfork handler, so g_self still names the process it was
+ * cloned from, and its children would take that one, dead or outside their
+ * pid namespace, for their parent. fork and posix_spawn run in ordinary
+ * context, where this is set right; a vfork child never gets here. */
+static void refresh_identity(void)
+{
+    pid_t pid = getpid();
+    if (!g_active || pid == g_self.pid)
+        return;
+    pid_t ppid = getppid();
+    if (ppid != g_self.pid) {
+        g_parent.pid = ppid;
+        g_parent.start = 0;
+    } else {
+        g_parent = g_self;
+    }
+    g_parent_from_main = false;
+    g_self.pid = pid;
+    g_self.start = 0;
+    /* Cloned straight into a new pid namespace: nothing armed the kernel's
+     * signal, and only it can tell us the parent outside has gone. */
+    if (ppid == 0 && !g_excluded && pthread_equal(pthread_self(), g_main_thread))
+        arm_pdeathsig_as_namespace_init();
+}
+
 /* The signal the new image will use: its own ORPHANGUARD_SIGNAL if the
  * environment names one, else ours; 0 if that environment disables us. */
 static int signal_for(char *const envp[])
@@ -239,6 +273,8 @@ void og_inject_for_exec(struct og_inject *inject, char *parent_buf, size_t len, 
      * images, which never run one. A signal someone else armed (setpriv
      * --pdeathsig, bwrap --die-with-parent) is left as it is. */
     int armed = 0, sig = signal_for(envp);
+    if (sig && getppid() == 0)
+        sig = SIGKILL; /* the new image is a pid namespace's init */
     prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0);
     if (from_main && !g_excluded && sig && (armed == 0 || armed == sig) &&
         prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0) == 0)
@@ -251,6 +287,7 @@ void og_inject_for_exec(struct og_inject *inject, char *parent_buf, size_t len, 
 
 void og_inject_for_spawn(struct og_inject *inject, char *parent_buf, size_t len)
 {
+    refresh_identity();
     if (!g_self.start)
         g_self.start = og_proc_start(g_self.pid);
     format_hint(parent_buf, len, g_self, pthread_equal(pthread_self(), g_main_thread), 0);
@@ -346,7 +383,7 @@ static void after_fork_in_child(void)
     if (!g_excluded) {
         if (getppid() == 0) {
             if (from_main)
-                arm_pdeathsig();
+                arm_pdeathsig_as_namespace_init();
         } else {
             watch_parent(g_parent, from_main, 0);
         }
@@ -387,7 +424,7 @@ __attribute__((constructor)) static void orphanguard_init(void)
     g_self.pid = getpid();
     g_self.start = 0; /* read from /proc when a child first needs it */
     g_active = true;
-    pthread_atfork(NULL, NULL, after_fork_in_child);
+    pthread_atfork(refresh_identity, NULL, after_fork_in_child);
     og_mark_main_thread();
 
     char comm[17] = "";
@@ -406,7 +443,7 @@ __attribute__((constructor)) static void orphanguard_init(void)
         /* The parent is outside our pid namespace (we are its init): it can
          * be neither named nor polled; only the kernel's signal reaches us. */
         if (g_parent_from_main)
-            arm_pdeathsig();
+            arm_pdeathsig_as_namespace_init();
         og_debug("parent outside this pid namespace: relying on PR_SET_PDEATHSIG");
         goto out;
     }

@@ -96,4 +96,35 @@ final class NamespaceTests: XCTestCase {
         XCTAssertNotNil(ms, "leaf re-parented to PID 1 survived")
         print("teardown pid-namespace leaf SIGKILL: \(String(format: "%.1f", ms ?? -1)) ms")
     }
+
+    /// A namespace's init ignores every signal it has no handler for, the kernel's PR_SET_PDEATHSIG
+    /// included, unless it is SIGKILL. The init and everything in its namespace still go when the
+    /// process outside that made it dies. bwrap clones its init with a raw clone(), which runs no
+    /// atfork handler: the processes it starts must not take bwrap's parent for theirs (a false kill).
+    func testNamespaceInitDiesWithTheProcessThatMadeIt() throws {
+        try requireRoot()
+        let tree = try Fixtures.binary("tree")
+        // unshare --fork ignores SIGTERM while it waits for its child, so only SIGKILL ends it.
+        let makers = [
+            ("unshare --pid --fork", ["/usr/bin/unshare", "--pid", "--fork", "--mount-proc", tree, "fork-exec"], [SIGKILL]),
+            ("bwrap --unshare-pid", ["/usr/bin/bwrap", "--dev-bind", "/", "/", "--unshare-pid", "--proc", "/proc",
+                                     tree, "fork-exec"], [SIGKILL, SIGTERM]),
+        ]
+        for (name, argv, signals) in makers {
+            for sig in signals {
+                let root = try Child(argv, environment: guardedEnvironment())
+                // Pids in the lines are the namespace's own: count the lines, find the processes outside.
+                XCTAssertEqual(root.readLines(prefix: "ready", count: 2, timeout: 15).count, 2, "\(name): \(root.stderrText())")
+                let inside = ProcessTable.descendants(of: root.pid)
+                defer { killLeftovers(inside) }
+                XCTAssertGreaterThanOrEqual(inside.count, 2, name)
+                XCTAssertFalse(sleepUntil(timeout: 0.3) { inside.contains { !$0.isAlive } }, "\(name): a false kill")
+                XCTAssertEqual(root.stderrText(), "", name)
+                root.signal(sig)
+                let ms = waitAllGone(inside, timeout: 5)
+                XCTAssertNotNil(ms, "\(name): \(inside.filter(\.isAlive)) outlived the process that made the namespace")
+                print("teardown \(name) after SIG\(sig == SIGKILL ? "KILL" : "TERM"), \(inside.count) processes: \(String(format: "%.1f", ms ?? -1)) ms")
+            }
+        }
+    }
 }

@@ -10,6 +10,14 @@
  * constructor can remove exactly those again: the program sees the environment
  * its parent gave it, plus LD_PRELOAD.
  *
+ * ASan's shared runtime (what gcc's -fsanitize=address links) aborts a program
+ * whose first library is not itself, and a preloaded library comes first. Its
+ * option verify_asan_link_order=0 is the documented way out for a library
+ * preloaded everywhere, so every rebuilt environment carries it in
+ * ASAN_OPTIONS: added whole ("ASAN_OPTIONS" in the ADDED list) or appended to
+ * the program's own options ("ASAN_OPTIONS+"); the constructor undoes either.
+ * ASan reads its options before any constructor runs.
+ *
  * This code runs in vfork children, which share memory with their parent: it
  * allocates nothing and only writes into the caller's buffer.
  */
@@ -20,6 +28,8 @@
 #include "og.h"
 
 #define LD_PRELOAD_EQ "LD_PRELOAD="
+#define ASAN_OPTIONS_EQ OG_ASAN_OPTIONS "="
+#define ASAN_LINK_ORDER_KEY "verify_asan_link_order"
 
 static bool has_name(const char *entry, const char *name_eq, size_t len)
 {
@@ -78,6 +88,19 @@ static const char *find_preload(char *const envp[])
     return found;
 }
 
+/* The ASAN_OPTIONS entry ASan reads (the first), or NULL. */
+static const char *find_asan_options(char *const envp[])
+{
+    return find_entry(envp, ASAN_OPTIONS_EQ, sizeof(ASAN_OPTIONS_EQ) - 1);
+}
+
+/* Does the program's ASAN_OPTIONS leave the link-order check to us? A value
+ * that names the option, either way, is the program's choice. */
+static bool asan_options_need_key(const char *entry)
+{
+    return !entry || !strstr(entry, ASAN_LINK_ORDER_KEY);
+}
+
 static bool var_missing(char *const envp[], const char *var)
 {
     return find_entry(envp, var, name_len(var)) == NULL;
@@ -99,8 +122,9 @@ size_t og_env_size(char *const envp[], const struct og_inject *inject)
     size_t count = 0;
     for (char *const *e = envp; e && *e; e++)
         count++;
-    /* The new LD_PRELOAD, the added variables, PARENT, ADDED and NULL. */
-    size_t slots = count + inject->nvars + 4;
+    /* The new LD_PRELOAD, the added variables, ASAN_OPTIONS, PARENT, ADDED
+     * and NULL. */
+    size_t slots = count + inject->nvars + 5;
     size_t bytes = sizeof(LD_PRELOAD_EQ) + strlen(inject->library) + 1;
     const char *preload = find_preload(envp);
     if (preload)
@@ -108,6 +132,9 @@ size_t og_env_size(char *const envp[], const struct og_inject *inject)
     bytes += sizeof(OG_ENV_ADDED) + 1;
     for (size_t i = 0; i < inject->nvars; i++)
         bytes += name_len(inject->vars[i]) + 1;
+    const char *asan = find_asan_options(envp);
+    bytes += sizeof(ASAN_OPTIONS_EQ) + sizeof(OG_ASAN_LINK_ORDER) + (asan ? strlen(asan) : 0);
+    bytes += sizeof(OG_ASAN_OPTIONS "+,");
     return slots * sizeof(char *) + bytes + sizeof(char *);
 }
 
@@ -127,7 +154,7 @@ char **og_env_build(char *const envp[], const struct og_inject *inject, void *bu
     size_t count = 0;
     for (char *const *e = envp; e && *e; e++)
         count++;
-    size_t slots = count + inject->nvars + 4;
+    size_t slots = count + inject->nvars + 5;
     uintptr_t base = ((uintptr_t)buf + sizeof(char *) - 1) & ~(uintptr_t)(sizeof(char *) - 1);
     char **out = (char **)base;
     char *strings = (char *)(out + slots);
@@ -139,7 +166,12 @@ char **og_env_build(char *const envp[], const struct og_inject *inject, void *bu
      * loader and getenv() disagree about which one counts. */
     size_t n = 0;
     const char *preload = find_preload(envp);
+    const char *asan = find_asan_options(envp);
+    bool asan_key = asan_options_need_key(asan);
+    size_t asan_slot = 0;
     for (char *const *e = envp; e && *e; e++) {
+        if (*e == asan && asan_key)
+            asan_slot = n; /* replaced in place below */
         if (!is_internal(*e) && !has_name(*e, LD_PRELOAD_EQ, sizeof(LD_PRELOAD_EQ) - 1))
             out[n++] = *e;
     }
@@ -159,11 +191,33 @@ char **og_env_build(char *const envp[], const struct og_inject *inject, void *bu
         out[n++] = start;
     }
 
+    /* ASAN_OPTIONS with the link-order check off. */
+    if (asan_key) {
+        char *start = strings;
+        const char *own = asan ? asan + sizeof(ASAN_OPTIONS_EQ) - 1 : "";
+        if (!append(&strings, end, ASAN_OPTIONS_EQ, sizeof(ASAN_OPTIONS_EQ) - 1) ||
+            !append(&strings, end, own, strlen(own)) ||
+            (asan && !append(&strings, end, ":", 1)) ||
+            !append(&strings, end, OG_ASAN_LINK_ORDER, sizeof(OG_ASAN_LINK_ORDER) - 1))
+            return NULL;
+        strings++;
+        if (asan)
+            out[asan_slot] = start;
+        else
+            out[n++] = start;
+    }
+
     /* Settings this process received that the new environment lacks. */
     char *added = strings;
     if (!append(&strings, end, OG_ENV_ADDED "=", sizeof(OG_ENV_ADDED)))
         return NULL;
     size_t added_count = 0;
+    if (asan_key) {
+        const char *token = asan ? OG_ASAN_OPTIONS "+" : OG_ASAN_OPTIONS;
+        if (!append(&strings, end, token, strlen(token)))
+            return NULL;
+        added_count++;
+    }
     for (size_t i = 0; i < inject->nvars; i++) {
         const char *var = inject->vars[i];
         if (!var_missing(envp, var))

@@ -296,24 +296,6 @@ void og_inject_for_spawn(struct og_inject *inject, char *parent_buf, size_t len)
 
 /* ---- start-up ---------------------------------------------------------- */
 
-/* Removes the variables exec added to an explicit environment (see
- * environ_inject.c), so the program sees what its parent gave it. */
-static void strip_added_variables(const char *added)
-{
-    char name[64];
-    while (*added) {
-        size_t len = strcspn(added, ",");
-        if (len > 0 && len < sizeof(name) - 1 && !strncmp(added, OG_ENV_PREFIX, sizeof(OG_ENV_PREFIX) - 1)) {
-            memcpy(name, added, len);
-            name[len] = '\0';
-            unsetenv(name);
-        }
-        added += len;
-        if (*added)
-            added++;
-    }
-}
-
 static bool find_library_path(void)
 {
     Dl_info info;
@@ -395,21 +377,10 @@ __attribute__((constructor)) static void orphanguard_init(void)
 {
     int saved_errno = errno;
     og_resolve_exec_next();
-    char hint_value[96] = "";
-    const char *hint_env = getenv(OG_ENV_PARENT);
-    if (hint_env)
-        snprintf(hint_value, sizeof(hint_value), "%s", hint_env);
     /* Settings first: the ones exec added count, and are passed on. */
     og_config_parse(&g_cfg, environ, og_warn_line);
-    const char *added = getenv(OG_ENV_ADDED);
-    if (added) {
-        char copy[512];
-        snprintf(copy, sizeof(copy), "%s", added);
-        strip_added_variables(copy);
-        unsetenv(OG_ENV_ADDED);
-    }
-    if (hint_env)
-        unsetenv(OG_ENV_PARENT);
+    char hint_value[96];
+    og_env_restore(hint_value, sizeof(hint_value));
 
     struct parent_hint hint = parse_hint(hint_value);
     if (g_cfg.disabled) {

@@ -24,6 +24,9 @@
 #define OG_ENV_PARENT "ORPHANGUARD_PARENT"
 #define OG_ENV_ADDED "ORPHANGUARD_ADDED"
 #define OG_LIBRARY_BASENAME "liborphanguard.so"
+/* See environ_inject.c: the link-order check of ASan's shared runtime. */
+#define OG_ASAN_OPTIONS "ASAN_OPTIONS"
+#define OG_ASAN_LINK_ORDER "verify_asan_link_order=0"
 
 /* ---- configuration (config.c) ---------------------------------------- */
 
@@ -88,14 +91,21 @@ struct og_inject {
 size_t og_env_size(char *const envp[], const struct og_inject *inject);
 /* Builds, inside buf, the environment an exec'd child gets: envp with our
  * library in LD_PRELOAD (prepended, other entries kept), the missing
- * configuration variables, a fresh ORPHANGUARD_PARENT and an ORPHANGUARD_ADDED
- * naming what was added. Async-signal-safe: no allocation. NULL if len is
- * too small. */
+ * configuration variables, ASAN_OPTIONS with the link-order check off, a
+ * fresh ORPHANGUARD_PARENT and an ORPHANGUARD_ADDED naming what was added.
+ * Async-signal-safe: no allocation. NULL if len is too small. */
 char **og_env_build(char *const envp[], const struct og_inject *inject, void *buf, size_t len);
-/* Would og_env_build change anything but ORPHANGUARD_PARENT? */
+/* Does envp lack the library or a setting? (ASAN_OPTIONS does not count:
+ * system() and popen() run /bin/sh, which adds it for what it execs.) */
 bool og_env_lacks_guard(char *const envp[], const struct og_inject *inject);
 /* Does an LD_PRELOAD value name `library`, or any liborphanguard.so? */
 bool og_preload_has_library(const char *value, const char *library);
+
+/* ---- the program's own environment (environ_restore.c) ------------------ */
+
+/* Copies ORPHANGUARD_PARENT's value into parent_hint ("" if absent or too
+ * long), then removes it and whatever ORPHANGUARD_ADDED names from `environ`. */
+void og_env_restore(char *parent_hint, size_t len);
 
 /* ---- process state (lifecycle.c) --------------------------------------- */
 

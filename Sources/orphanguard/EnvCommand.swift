@@ -4,7 +4,11 @@ import Glibc
 /// `eval "$(orphanguard env)"`: guard everything a shell starts from now on, without the launcher.
 struct Env: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print shell commands that preload the library (and the given settings) for the manual mode."
+        abstract: "Print shell commands that preload the library (and the given settings) for the manual mode.",
+        discussion: """
+        Also exports ASAN_OPTIONS with verify_asan_link_order=0 (appended to the current value), without \
+        which programs built with gcc's -fsanitize=address refuse to start behind a preloaded library.
+        """
     )
 
     enum Shell: String, ExpressibleByArgument, CaseIterable {
@@ -24,8 +28,15 @@ struct Env: ParsableCommand {
             fail("\(error)")
         }
         let current = getenv("LD_PRELOAD").map { String(cString: $0) }
-        let variables = [("LD_PRELOAD", Library.preloadValue(library: library, current: current))]
+        var variables = [("LD_PRELOAD", Library.preloadValue(library: library, current: current))]
             + options.variables.map { ($0.name, $0.value) }
+        // The shell's own children are exec'd by a shell without the library, so they get ASan's
+        // switch from here, visibly: a marker telling them to drop it would also drop a value the
+        // user sets later.
+        let asanCurrent = getenv(AsanLinkOrder.variable).map { String(cString: $0) }
+        if let asan = AsanLinkOrder.adjusted(current: asanCurrent) {
+            variables.append((AsanLinkOrder.variable, asan.value))
+        }
         for (name, value) in variables {
             switch shell {
             case .sh: print("export \(name)=\(quoted(value))")

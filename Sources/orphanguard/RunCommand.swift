@@ -47,23 +47,33 @@ struct Run: ParsableCommand {
         Glibc.exit(status)
     }
 
-    /// Our environment with the library prepended to LD_PRELOAD and the settings given as options.
+    /// Our environment with the library prepended to LD_PRELOAD, the settings given as options, and
+    /// ASan's link-order check off (given back to CMD by the library's constructor).
     private func childEnvironment(library: String) -> [String] {
         var entries: [String] = []
         var current: String?
+        var asanIndex: Int?
         var cursor = environ
         while let entry = cursor.pointee {
             let text = String(cString: entry)
             if text.hasPrefix("LD_PRELOAD=") {
                 if current == nil { current = String(text.dropFirst("LD_PRELOAD=".count)) }
             } else if !options.variables.contains(where: { text.hasPrefix($0.name + "=") }),
-                      !text.hasPrefix("ORPHANGUARD_LIBRARY=") {
+                      !text.hasPrefix("ORPHANGUARD_LIBRARY="), !text.hasPrefix("ORPHANGUARD_ADDED="),
+                      !text.hasPrefix("ORPHANGUARD_PARENT=") {
+                if asanIndex == nil, text.hasPrefix(AsanLinkOrder.variable + "=") { asanIndex = entries.count }
                 entries.append(text)
             }
             cursor += 1
         }
         entries.append("LD_PRELOAD=" + Library.preloadValue(library: library, current: current))
         entries += options.variables.map { "\($0.name)=\($0.value)" }
+        let asanCurrent = asanIndex.map { String(entries[$0].dropFirst(AsanLinkOrder.variable.count + 1)) }
+        if let asan = AsanLinkOrder.adjusted(current: asanCurrent) {
+            let entry = AsanLinkOrder.variable + "=" + asan.value
+            if let asanIndex { entries[asanIndex] = entry } else { entries.append(entry) }
+            entries.append("ORPHANGUARD_ADDED=" + asan.added)
+        }
         return entries
     }
 }

@@ -1,9 +1,10 @@
 /*
  * libFuzzer harness: og_env_build / og_env_size / og_env_lacks_guard with an arbitrary envp and
  * injection. Invariants: the result fits in exactly og_env_size bytes (ASan watches the heap copy),
- * is NULL-terminated, keeps every input entry except LD_PRELOAD and the internal variables, has
- * exactly one LD_PRELOAD that names the library first (or already contained a copy of it), and
- * afterwards lacks nothing.
+ * is NULL-terminated, keeps every input entry except LD_PRELOAD, the internal variables and the
+ * first ASAN_OPTIONS (which it may extend, in place), has exactly one LD_PRELOAD that names the
+ * library first (or already contained a copy of it), has an ASAN_OPTIONS that decides ASan's
+ * link-order check, and afterwards lacks nothing.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -61,9 +62,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (out[nout])
         nout++;
     /* Every ordinary entry survives. */
+    const char *first_asan = NULL;
+    for (size_t i = 0; i < nenv && !first_asan; i++)
+        if (!strncmp(envp[i], "ASAN_OPTIONS=", 13))
+            first_asan = envp[i];
     for (size_t i = 0; i < nenv; i++) {
         if (!strncmp(envp[i], "LD_PRELOAD=", 11) || !strncmp(envp[i], "ORPHANGUARD_PARENT=", 19) ||
-            !strncmp(envp[i], "ORPHANGUARD_ADDED=", 18))
+            !strncmp(envp[i], "ORPHANGUARD_ADDED=", 18) || envp[i] == first_asan)
             continue;
         int found = 0;
         for (size_t j = 0; j < nout && !found; j++)
@@ -80,6 +85,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         count_prefix(out, "LD_PRELOAD=") != 1)
         abort();
     if (count_prefix(out, "ORPHANGUARD_PARENT=") != 1)
+        abort();
+    /* The first ASAN_OPTIONS names the check, and keeps what the program had in front. */
+    const char *asan = NULL;
+    for (size_t j = 0; j < nout && !asan; j++)
+        if (!strncmp(out[j], "ASAN_OPTIONS=", 13))
+            asan = out[j];
+    if (!asan || !strstr(asan, "verify_asan_link_order") ||
+        (first_asan && strncmp(asan, first_asan, strlen(first_asan))))
         abort();
     if (og_env_lacks_guard(out, &inject))
         abort();

@@ -80,12 +80,14 @@ final class LauncherTests: XCTestCase {
                        URL(fileURLWithPath: Paths.library).resolvingSymlinksInPath().path)
         var env = base
         env["LD_PRELOAD"] = "/usr/lib/x86_64-linux-gnu/libm.so.6"
+        env["ASAN_OPTIONS"] = "detect_leaks=0"
         let exports = try runLauncher(["env", "--grace", "2", "--signal", "INT"], environment: env)
         let libPath = lib.out.trimmingCharacters(in: .newlines)
         XCTAssertEqual(exports.out, """
             export LD_PRELOAD='\(libPath):/usr/lib/x86_64-linux-gnu/libm.so.6'
             export ORPHANGUARD_SIGNAL='INT'
             export ORPHANGUARD_GRACE='2'
+            export ASAN_OPTIONS='detect_leaks=0:verify_asan_link_order=0'
 
             """)
         let fish = try runLauncher(["env", "--shell", "fish"])
@@ -93,6 +95,18 @@ final class LauncherTests: XCTestCase {
         let version = try runLauncher(["--version"])
         XCTAssertEqual(version.status, 0)
         XCTAssertTrue(version.out.hasPrefix("orphanguard "))
+    }
+
+    /// CMD built with gcc's -fsanitize=address starts under the launcher and sees its own ASAN_OPTIONS.
+    func testAsanProgramRunsUnderTheLauncher() throws {
+        let program = try Fixtures.binary("asan_env", flags: ["-fsanitize=address"])
+        for own in [nil, "detect_leaks=0"] {
+            var env = base
+            env["ASAN_OPTIONS"] = own
+            let result = try runLauncher(["run", "--", program], environment: env)
+            XCTAssertEqual(result.status, 0, result.err)
+            XCTAssertEqual(result.out, "ASAN_OPTIONS \(own ?? "(unset)")\n")
+        }
     }
 
     /// Manual mode: after eval "$(orphanguard env)", what the shell starts is guarded.

@@ -26,6 +26,24 @@ final class TransparencyTests: XCTestCase {
         XCTAssertEqual(seen, ["LD_PRELOAD=\(Paths.library)"])
     }
 
+    /// bash defines its own getenv/unsetenv, which the loader binds the library's calls to and which
+    /// ignore the environment until the shell has started: the variables exec added must still be gone
+    /// before bash reads them. Every shell sees what it sees without the library, plus LD_PRELOAD.
+    func testShellsSeeTheirParentsEnvironment() throws {
+        let env = guardedEnvironment(["ORPHANGUARD_GRACE": "1.5", "ASAN_OPTIONS": "detect_leaks=0"])
+        for shell in ["/bin/bash", "/bin/sh"] {
+            for given in ["", "ASAN_OPTIONS=halt_on_error=1"] {
+                let script = "exec env -i \(given) \(shell) -c 'exec env'"
+                let plain = try runCommand(["/bin/sh", "-c", script], environment: guardedEnvironment(preload: false))
+                let guarded = try runCommand(["/bin/sh", "-c", script], environment: env)
+                XCTAssertEqual(guarded.status, 0, guarded.err)
+                let lines = { (text: String) in text.split(separator: "\n").map(String.init).sorted() }
+                XCTAssertEqual(lines(guarded.out), (lines(plain.out) + ["LD_PRELOAD=\(Paths.library)"]).sorted(),
+                               "\(shell) given \(given)")
+            }
+        }
+    }
+
     /// An explicit environment keeps its own LD_PRELOAD entries after ours.
     func testExistingPreloadEntriesAreKept() throws {
         let other = "/usr/lib/x86_64-linux-gnu/libm.so.6"

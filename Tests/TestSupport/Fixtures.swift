@@ -11,13 +11,13 @@ public enum Fixtures {
     }()
 
     /// Path of the binary built from Tests/Fixtures/<name>.c (statically linked if `static`).
-    public static func binary(_ name: String, static isStatic: Bool = false) throws -> String {
+    public static func binary(_ name: String, static isStatic: Bool = false, flags: [String] = []) throws -> String {
         lock.lock()
         defer { lock.unlock() }
-        let key = name + (isStatic ? "-static" : "")
+        let key = ([name] + (isStatic ? ["static"] : []) + flags.map { $0.filter(\.isLetter) }).joined(separator: "-")
         if let path = built[key] { return path }
         let output = folder + "/" + key
-        var args = ["-O1", "-g", "-pthread", "-o", output, Paths.fixtures + "/\(name).c"]
+        var args = flags + ["-O1", "-g", "-pthread", "-o", output, Paths.fixtures + "/\(name).c"]
         if isStatic { args.insert("-static", at: 0) }
         let cc = Process()
         cc.executableURL = URL(fileURLWithPath: "/usr/bin/cc")

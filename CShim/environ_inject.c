@@ -101,6 +101,27 @@ static bool asan_options_need_key(const char *entry)
     return !entry || !strstr(entry, ASAN_LINK_ORDER_KEY);
 }
 
+/* The ASAN_OPTIONS token of the ADDED list envp already carries, or NULL.
+ * The launcher adds the switch for CMD itself; when the launcher runs with
+ * the library loaded, its exec comes through here and must keep saying so. */
+static const char *carried_asan_token(char *const envp[])
+{
+    const char *added = find_entry(envp, OG_ENV_ADDED "=", sizeof(OG_ENV_ADDED));
+    if (!added)
+        return NULL;
+    for (const char *p = added + sizeof(OG_ENV_ADDED); *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == sizeof(OG_ASAN_OPTIONS) - 1 && !memcmp(p, OG_ASAN_OPTIONS, len))
+            return OG_ASAN_OPTIONS;
+        if (len == sizeof(OG_ASAN_OPTIONS) && !memcmp(p, OG_ASAN_OPTIONS "+", len))
+            return OG_ASAN_OPTIONS "+";
+        p += len;
+        if (*p)
+            p++;
+    }
+    return NULL;
+}
+
 static bool var_missing(char *const envp[], const char *var)
 {
     return find_entry(envp, var, name_len(var)) == NULL;
@@ -212,8 +233,9 @@ char **og_env_build(char *const envp[], const struct og_inject *inject, void *bu
     if (!append(&strings, end, OG_ENV_ADDED "=", sizeof(OG_ENV_ADDED)))
         return NULL;
     size_t added_count = 0;
-    if (asan_key) {
-        const char *token = asan ? OG_ASAN_OPTIONS "+" : OG_ASAN_OPTIONS;
+    const char *token = asan_key ? (asan ? OG_ASAN_OPTIONS "+" : OG_ASAN_OPTIONS)
+                                 : asan ? carried_asan_token(envp) : NULL;
+    if (token) {
         if (!append(&strings, end, token, strlen(token)))
             return NULL;
         added_count++;

@@ -97,15 +97,19 @@ final class LauncherTests: XCTestCase {
         XCTAssertTrue(version.out.hasPrefix("orphanguard "))
     }
 
-    /// CMD built with gcc's -fsanitize=address starts under the launcher and sees its own ASAN_OPTIONS.
+    /// CMD built with gcc's -fsanitize=address starts under the launcher and sees its own ASAN_OPTIONS,
+    /// also when the launcher itself runs with the library loaded (its exec then passes through it).
     func testAsanProgramRunsUnderTheLauncher() throws {
         let program = try Fixtures.binary("asan_env", flags: ["-fsanitize=address"])
         for own in [nil, "detect_leaks=0"] {
-            var env = base
-            env["ASAN_OPTIONS"] = own
-            let result = try runLauncher(["run", "--", program], environment: env)
-            XCTAssertEqual(result.status, 0, result.err)
-            XCTAssertEqual(result.out, "ASAN_OPTIONS \(own ?? "(unset)")\n")
+            for guarded in [false, true] {
+                var env = base
+                env["ASAN_OPTIONS"] = own
+                env["LD_PRELOAD"] = guarded ? Paths.library : nil
+                let result = try runLauncher(["run", "--", program], environment: env)
+                XCTAssertEqual(result.status, 0, result.err)
+                XCTAssertEqual(result.out, "ASAN_OPTIONS \(own ?? "(unset)")\n", "launcher guarded: \(guarded)")
+            }
         }
     }
 

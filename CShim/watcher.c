@@ -130,12 +130,29 @@ static struct owned_fd own(int fd)
     return owned;
 }
 
-static void release(struct owned_fd *owned)
+static bool still_ours(const struct owned_fd *owned)
 {
     struct stat st;
-    if (owned->fd >= 0 && fstat(owned->fd, &st) == 0 && st.st_dev == owned->dev && st.st_ino == owned->ino)
+    return owned->fd >= 0 && fstat(owned->fd, &st) == 0 && st.st_dev == owned->dev && st.st_ino == owned->ino;
+}
+
+static void release(struct owned_fd *owned)
+{
+    if (still_ours(owned))
         close(owned->fd);
     owned->fd = -1;
+}
+
+/* A descriptor poll() reported on. In the shared table the program may have
+ * closed it (POLLNVAL) or even reused its number for a file of its own, which
+ * says nothing about our parent: the watcher lets go of it and polls
+ * getppid() instead. */
+static bool lost(struct owned_fd *owned, short revents)
+{
+    if (!(revents & POLLNVAL) && still_ours(owned))
+        return false;
+    owned->fd = -1;
+    return true;
 }
 
 /* In the private table descriptor 2 is not the program's stderr: borrow the
@@ -264,15 +281,23 @@ static bool wait_for_parent(void)
         {.fd = w.sigfd.fd, .events = POLLIN},
         {.fd = w.pidfd.fd, .events = POLLIN},
     };
-    /* Without a pidfd, or without the signalfd that parking needs, look
-     * again every poll interval. */
-    int timeout = (w.pidfd.fd >= 0 && w.sigfd.fd >= 0) ? -1 : (int)cfg->poll_ms;
     for (;;) {
+        /* Without a pidfd, or without the signalfd that parking needs, look
+         * again every poll interval. */
+        int timeout = (w.pidfd.fd >= 0 && w.sigfd.fd >= 0) ? -1 : (int)cfg->poll_ms;
         if (atomic_load(&w.park_requested))
             return false;
         int ready = poll(fds, 2, timeout);
         if (ready < 0 && errno != EINTR)
             sleep_ms(cfg->poll_ms); /* cannot happen with our descriptors */
+        if (ready > 0 && fds[0].revents && lost(&w.sigfd, fds[0].revents)) {
+            fds[0].fd = -1;
+            fds[0].revents = 0;
+        }
+        if (ready > 0 && fds[1].revents && lost(&w.pidfd, fds[1].revents)) {
+            fds[1].fd = -1;
+            fds[1].revents = 0;
+        }
         if (ready > 0 && fds[0].revents) {
             struct signalfd_siginfo info;
             if (atomic_load(&w.park_requested)) {

@@ -7,13 +7,31 @@ import XCTest
 final class AdverseConditionsTests: XCTestCase {
     /// Container profiles may deny pidfd_open; the watcher then polls getppid() (default 100 ms).
     func testSeccompDenyingPidfdFallsBackToPolling() throws {
-        let deny = try Fixtures.binary("deny_pidfd")
+        let deny = try Fixtures.binary("deny_syscall")
         let tree = try Fixtures.binary("tree")
         for errno in ["38", "1"] { // ENOSYS, EPERM
             let ms = try assertTreeDies("c/fork-exec, pidfd_open fails with errno \(errno)",
-                                        [deny, errno, tree, "fork-exec"], ready: 2)
+                                        [deny, "pidfd_open", errno, tree, "fork-exec"], ready: 2)
             XCTAssertLessThan(ms ?? .infinity, 2000)
         }
+    }
+
+    /// Without close_range (kernels before 5.9) the watcher's descriptors sit in the program's own table,
+    /// at numbers from 256. A program that closes every descriptor it did not open, and reuses the
+    /// numbers for files of its own, must not look like a parent's death; its parent's death still ends it.
+    func testProgramClosingTheWatchersDescriptorsIsNoFalseKill() throws {
+        let deny = try Fixtures.binary("deny_syscall")
+        let script = "'\(deny)' close_range 38 '\(Fixtures.python)' '\(Fixtures.script("fd_closer.py"))' & wait"
+        let root = try Child(["/bin/sh", "-c", script], environment: guardedEnvironment(["ORPHANGUARD_POLL_INTERVAL": "0.05"]))
+        let closer = root.readyPids(count: 1)
+        XCTAssertEqual(closer.count, 1, root.stderrText())
+        defer { killLeftovers(closer) }
+        XCTAssertFalse(sleepUntil(timeout: 0.5) { closer.contains { !$0.isAlive } }, "a false kill: \(root.stderrText())")
+        XCTAssertEqual(root.stderrText(), "")
+        root.signal(SIGKILL)
+        let ms = waitAllGone(closer, timeout: 5)
+        XCTAssertNotNil(ms, "the closer outlived its parent")
+        print("teardown after the watcher's descriptors were closed (poll 0.05 s): \(String(format: "%.1f", ms ?? -1)) ms")
     }
 
     /// RLIMIT_NPROC counts threads: with room for the child but not for its watcher, the child runs

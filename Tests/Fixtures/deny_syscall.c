@@ -1,0 +1,53 @@
+/*
+ * Test fixture: runs a command with one system call denied by a seccomp
+ * filter, as the default profiles of some container runtimes do (pidfd_open),
+ * or as a kernel before 5.9 behaves (close_range).
+ *
+ *   deny_syscall pidfd_open|close_range ERRNO CMD [ARGS...]
+ *       the call fails with ERRNO (38 ENOSYS, 1 EPERM)
+ *
+ * The filter is inherited by every descendant and survives exec. It checks
+ * the syscall number only: enough for a test on one architecture.
+ */
+#define _GNU_SOURCE
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: deny_syscall pidfd_open|close_range ERRNO CMD [ARGS...]\n");
+        return 2;
+    }
+    unsigned int nr;
+    if (!strcmp(argv[1], "pidfd_open")) {
+        nr = SYS_pidfd_open;
+    } else if (!strcmp(argv[1], "close_range")) {
+        nr = SYS_close_range;
+    } else {
+        fprintf(stderr, "deny_syscall: %s: not one of pidfd_open, close_range\n", argv[1]);
+        return 2;
+    }
+    unsigned int err = (unsigned int)atoi(argv[2]);
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (err & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog program = {.len = sizeof(filter) / sizeof(filter[0]), .filter = filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program)) {
+        perror("deny_syscall: seccomp");
+        return 2;
+    }
+    execvp(argv[3], argv + 3);
+    perror("deny_syscall: exec");
+    return 127;
+}

@@ -13,10 +13,11 @@
  * such as a static binary) and getppid() is right.
  *
  * PR_SET_PDEATHSIG fires when the parent *thread* that forked us exits, so it is
- * armed only where that thread was the parent's main thread, and only
- * where the watcher thread cannot run: before exec (static children, and the
- * window until the constructor), in a pid namespace's init, or when the thread
- * cannot be created.
+ * armed only where that thread was the parent's main thread. With the
+ * configured signal only where the watcher thread cannot run: before exec
+ * (static children, and the window until the constructor), in a pid
+ * namespace's init, or when the thread cannot be created. Beside a running
+ * watcher it carries SIGCONT, which only wakes a stopped process.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -276,6 +277,8 @@ void og_inject_for_exec(struct og_inject *inject, char *parent_buf, size_t len, 
     if (sig && getppid() == 0)
         sig = SIGKILL; /* the new image is a pid namespace's init */
     prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0);
+    if (armed == SIGCONT && prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) == 0)
+        armed = 0; /* the watcher's wake-up, which goes with the watcher */
     if (from_main && !g_excluded && sig && (armed == 0 || armed == sig) &&
         prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0) == 0)
         armed = sig;
@@ -328,6 +331,18 @@ static void disarm_if(int armed_by_exec)
         prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 }
 
+/* A stopped process (SIGSTOP, Ctrl-Z, SIGTTIN) stops its watcher with it and
+ * would stay stopped after its parent's death, for good. The kernel's SIGCONT
+ * on that death resumes it and the watcher acts. SIGCONT ends nothing, and a
+ * running process without a handler for it does not notice it. */
+static void arm_wake_on_parent_death(bool from_main, int armed_by_exec)
+{
+    int armed = 0;
+    if (prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0) != 0 || (armed != 0 && armed != armed_by_exec))
+        return; /* someone else's choice: setpriv --pdeathsig, the launcher */
+    prctl(PR_SET_PDEATHSIG, from_main ? SIGCONT : 0, 0, 0, 0);
+}
+
 static void watch_parent(struct og_proc parent, bool from_main, int armed_by_exec)
 {
     /* With SIGKILL there is nothing to report first and no grace to wait
@@ -338,7 +353,7 @@ static void watch_parent(struct og_proc parent, bool from_main, int armed_by_exe
     bool gone = getppid() != parent.pid;
     if (og_watch_start(parent, gone)) {
         if (!kernel_kills)
-            disarm_if(armed_by_exec);
+            arm_wake_on_parent_death(from_main, armed_by_exec);
     } else if (from_main) {
         arm_pdeathsig();
         /* Armed too late if the parent is already gone. */

@@ -244,6 +244,9 @@ static void act(int parent_status)
                        armed == cfg->signal;
     if (!kernel_sent)
         kill(target, cfg->signal);
+    /* Stopped members of the group would hold the signal until SIGKILL. */
+    if (group && cfg->signal != SIGKILL)
+        kill(target, SIGCONT);
     if (cfg->signal == SIGKILL)
         return;
     sleep_ms(cfg->grace_ms);

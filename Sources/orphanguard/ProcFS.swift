@@ -93,4 +93,9 @@ enum ProcFS {
         guard let stat = stat(pid) else { return true }
         return stat.state == UInt8(ascii: "Z") || stat.state == UInt8(ascii: "X")
     }
+
+    /// Stopped by a signal (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU); its watcher thread is stopped too.
+    static func isStopped(_ pid: pid_t) -> Bool {
+        stat(pid)?.state == UInt8(ascii: "T")
+    }
 }

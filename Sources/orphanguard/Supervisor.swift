@@ -135,15 +135,20 @@ final class Supervisor {
     }
 
     /// Signal now (unless the library in it is already doing that), SIGKILL after the grace period.
+    /// A stopped process gets SIGCONT as well: stopped, it would hold the signal until SIGKILL, and
+    /// its watcher thread would not run.
     private func startEnding(_ pid: pid_t, name: String, reason: String) {
         let libraryActs = ProcFS.hasWatcher(pid)
+        let stopped = ProcFS.isStopped(pid)
         // Give the library's own escalation a moment before ours.
         ending[pid] = nowMilliseconds() + policy.graceMilliseconds + (libraryActs ? 500 : 0)
-        if libraryActs { return }
-        if !policy.quiet {
-            report("\(reason); sending \(Signals.name(policy.signal)) to \(pid) (\(name))")
+        if !libraryActs {
+            if !policy.quiet {
+                report("\(reason); sending \(Signals.name(policy.signal)) to \(pid) (\(name))")
+            }
+            kill(pid, policy.signal)
         }
-        kill(pid, policy.signal)
+        if stopped { kill(pid, SIGCONT) }
     }
 
     private func escalate() {

@@ -242,6 +242,27 @@ final class LauncherTests: XCTestCase {
         print("teardown leftovers at exit: launcher done \(String(format: "%.1f", millisecondsSince(start))) ms after the first ready line")
     }
 
+    /// A stopped leftover holds any signal but SIGKILL, and its watcher is stopped with it: the
+    /// launcher continues it, so it ends by the configured signal long before a 60 s grace runs out.
+    /// The leaf is spawned from a thread that has exited, so the kernel's SIGCONT is not armed for it.
+    func testStoppedLeftoverIsContinuedAndEnded() throws {
+        let tree = try Fixtures.binary("tree")
+        let child = try launcher(["run", "--grace", "60", "--", tree, "thread-spawn"])
+        let announced = child.readyProcesses(count: 2)
+        guard let leaf = announced.first(where: { $0.role == "leaf" })?.id,
+              let parent = announced.first(where: { $0.role == "parent" })?.id else {
+            return XCTFail("ready lines: \(announced) \(child.stderrText())")
+        }
+        defer { killLeftovers([leaf]) }
+        kill(leaf.pid, SIGSTOP)
+        XCTAssertTrue(sleepUntil(timeout: 5) { ProcStat.read(leaf.pid)?.state == "T" })
+        kill(parent.pid, SIGKILL)
+        let ms = waitAllGone([leaf], timeout: 10)
+        XCTAssertNotNil(ms, "the stopped leaf was not ended")
+        XCTAssertEqual(child.waitExit(timeout: 10), 128 + SIGKILL, child.stderrText())
+        print("teardown stopped leftover under the launcher: \(String(format: "%.1f", ms ?? -1)) ms")
+    }
+
     func testWholeTreeGoesWhenLauncherIsSIGKILLed() throws {
         let argv = ["run", "--grace", "2", "--", Fixtures.python, Fixtures.script("torchrun_tree.py"), "agent",
                     try Fixtures.binary("static_leaf", static: true)]

@@ -3,7 +3,7 @@ import TestSupport
 import XCTest
 
 /// The guard holds where the machine takes away what the watcher would use: pidfd_open denied by
-/// seccomp, no room for a thread under RLIMIT_NPROC, /proc hidden.
+/// seccomp, no room for a thread under RLIMIT_NPROC, /proc hidden, a stopped process.
 final class AdverseConditionsTests: XCTestCase {
     /// Container profiles may deny pidfd_open; the watcher then polls getppid() (default 100 ms).
     func testSeccompDenyingPidfdFallsBackToPolling() throws {
@@ -32,6 +32,28 @@ final class AdverseConditionsTests: XCTestCase {
         let ms = waitAllGone(closer, timeout: 5)
         XCTAssertNotNil(ms, "the closer outlived its parent")
         print("teardown after the watcher's descriptors were closed (poll 0.05 s): \(String(format: "%.1f", ms ?? -1)) ms")
+    }
+
+    /// A stopped process (SIGSTOP, Ctrl-Z) stops its watcher with it. The kernel's SIGCONT on the
+    /// parent's death wakes it, and the watcher ends it gracefully: with a 60 s grace no SIGKILL comes
+    /// in time, so only the configured SIGTERM can end it within the deadline. The child is in a
+    /// session of its own, like a torchrun rank: in its parent's process group the kernel would send
+    /// SIGHUP and SIGCONT itself, to the stopped members of a group its parent's death orphans.
+    func testStoppedChildEndsWhenItsParentDies() throws {
+        let tree = try Fixtures.binary("tree")
+        let root = try Child([tree, "setsid"], environment: guardedEnvironment(["ORPHANGUARD_GRACE": "60"]))
+        let announced = root.readyProcesses(count: 2)
+        guard let leaf = announced.first(where: { $0.role == "leaf" })?.id else {
+            return XCTFail("no leaf announced: \(root.stderrText())")
+        }
+        defer { killLeftovers([leaf]) }
+        kill(leaf.pid, SIGSTOP)
+        XCTAssertTrue(sleepUntil(timeout: 5) { ProcStat.read(leaf.pid)?.state == "T" })
+        root.signal(SIGKILL)
+        let ms = waitAllGone([leaf], timeout: 10)
+        XCTAssertNotNil(ms, "the stopped leaf outlived its parent")
+        print("teardown c/setsid, leaf stopped: \(String(format: "%.1f", ms ?? -1)) ms")
+        _ = root.waitExit(timeout: 5)
     }
 
     /// RLIMIT_NPROC counts threads: with room for the child but not for its watcher, the child runs

@@ -29,6 +29,20 @@
 typedef int (*execvpe_fn)(const char *, char *const[], char *const[]);
 typedef int (*fexecve_fn)(int, char *const[], char *const[]);
 
+/* What we add can take an environment that just fits over the kernel's limit
+ * on arguments and environment (E2BIG): then the program's own environment
+ * goes, unguarded, rather than the exec failing where it would not without
+ * us. exec reports through errno, posix_spawn through its result (it has
+ * already reaped the child that could not exec). */
+static int call_with(bool from_exec, char **env, char *const envp[], og_env_call call, void *ctx)
+{
+    if (!env)
+        return call(ctx, envp);
+    int result = call(ctx, env);
+    bool too_big = from_exec ? result < 0 && errno == E2BIG : result == E2BIG;
+    return too_big ? call(ctx, envp) : result;
+}
+
 int og_with_guarded_env(bool from_exec, char *const envp[], og_env_call call, void *ctx)
 {
     if (!og_active())
@@ -42,14 +56,12 @@ int og_with_guarded_env(bool from_exec, char *const envp[], og_env_call call, vo
     size_t need = og_env_size(envp, &inject);
     if (need <= STACK_ENV_LIMIT) {
         char buf[need];
-        char **env = og_env_build(envp, &inject, buf, need);
-        return call(ctx, env ? env : envp);
+        return call_with(from_exec, og_env_build(envp, &inject, buf, need), envp, call, ctx);
     }
     void *map = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (map == MAP_FAILED)
         return call(ctx, envp);
-    char **env = og_env_build(envp, &inject, map, need);
-    int result = call(ctx, env ? env : envp);
+    int result = call_with(from_exec, og_env_build(envp, &inject, map, need), envp, call, ctx);
     int saved_errno = errno;
     munmap(map, need);
     errno = saved_errno;

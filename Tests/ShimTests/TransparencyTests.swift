@@ -57,6 +57,21 @@ final class TransparencyTests: XCTestCase {
         XCTAssertEqual(seen.sorted(), ["FIXTURE=1", "LD_PRELOAD=\(Paths.library):\(other)"])
     }
 
+    /// An environment that just fits the kernel's limit on exec arguments runs as it does without the
+    /// library, by every way of starting a program: what the library would add does not fit, so that
+    /// child starts with its own environment (unguarded) instead of failing with E2BIG.
+    func testEnvironmentAtTheKernelsLimitStillStarts() throws {
+        let script = Fixtures.script("full_environment.py")
+        let largest = try runCommand([Fixtures.python, script, "largest"], environment: guardedEnvironment(preload: false))
+        let size = largest.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertNotNil(Int(size), largest.out + largest.err)
+        for method in ["execve", "posix_spawn", "subprocess"] {
+            let result = try runCommand([Fixtures.python, script, method, size], environment: guardedEnvironment())
+            XCTAssertEqual(result.out, "0\n", "\(method) with \(size) bytes: \(result.err)")
+            XCTAssertEqual(result.err, "", method)
+        }
+    }
+
     /// Settings injected into an explicit environment still apply in the child.
     func testSettingsReachChildrenOfExplicitEnvironments() throws {
         let env = guardedEnvironment(["ORPHANGUARD_SIGNAL": "INT"])

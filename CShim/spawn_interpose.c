@@ -183,6 +183,7 @@ __attribute__((visibility("default"))) int system(const char *command)
 
 struct own_stream {
     FILE *file;
+    int fd;
     pid_t pid;
     struct own_stream *next;
 };
@@ -214,8 +215,15 @@ static FILE *own_popen(const char *command, const char *mode)
     posix_spawn_file_actions_init(&actions);
     /* dup2 onto itself clears close-on-exec (glibc >= 2.29, POSIX 2024). */
     posix_spawn_file_actions_adddup2(&actions, theirs, target);
+    /* POSIX: the new child does not keep earlier popen() streams open; a
+     * writer's reader would otherwise not see EOF until this child ends. */
+    pthread_mutex_lock(&streams_lock);
+    for (struct own_stream *open_stream = streams; open_stream; open_stream = open_stream->next)
+        if (open_stream->fd != target)
+            posix_spawn_file_actions_addclose(&actions, open_stream->fd);
     pid_t pid;
     int err = spawn_shell(&pid, &actions, NULL, command);
+    pthread_mutex_unlock(&streams_lock);
     posix_spawn_file_actions_destroy(&actions);
     close(theirs);
     if (err) {
@@ -237,6 +245,7 @@ static FILE *own_popen(const char *command, const char *mode)
         return NULL;
     }
     stream->file = file;
+    stream->fd = ours;
     stream->pid = pid;
     pthread_mutex_lock(&streams_lock);
     stream->next = streams;

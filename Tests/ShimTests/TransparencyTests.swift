@@ -72,6 +72,18 @@ final class TransparencyTests: XCTestCase {
         }
     }
 
+    /// Where the library runs popen() itself (the program dropped LD_PRELOAD from its environment), a
+    /// later popen() child does not keep an earlier stream's pipe open, as POSIX requires: otherwise
+    /// pclose() of the earlier writer would wait forever for its reader to see EOF.
+    func testPopenChildrenDoNotHoldEarlierStreams() throws {
+        let fixture = try Fixtures.binary("popen_pair")
+        for argv in [[fixture], [fixture, "unset-preload"]] {
+            let result = try runCommand(argv, environment: guardedEnvironment())
+            XCTAssertEqual(result.status, 0, "\(argv): \(result.err)")
+            XCTAssertEqual(result.out, "0 0\n", "\(argv)")
+        }
+    }
+
     /// Settings injected into an explicit environment still apply in the child.
     func testSettingsReachChildrenOfExplicitEnvironments() throws {
         let env = guardedEnvironment(["ORPHANGUARD_SIGNAL": "INT"])

@@ -18,12 +18,21 @@
  * the program's own options ("ASAN_OPTIONS+"); the constructor undoes either.
  * ASan reads its options before any constructor runs.
  *
+ * An exec into a filesystem where the library is not (chroot, a sandbox's
+ * mount namespace) cannot carry the guard, and the loader would print an
+ * error for the LD_PRELOAD entry it cannot open on the program's stderr. That
+ * environment goes as given, minus the entries naming an unreadable copy of
+ * the library.
+ *
  * This code runs in vfork children, which share memory with their parent: it
  * allocates nothing and only writes into the caller's buffer.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "og.h"
 
@@ -49,18 +58,25 @@ static bool is_internal(const char *entry)
            has_name(entry, OG_ENV_ADDED "=", sizeof(OG_ENV_ADDED));
 }
 
+/* Does one LD_PRELOAD entry (len bytes) name a copy of the library, by its
+ * file name? */
+static bool entry_names_library(const char *entry, size_t len)
+{
+    const size_t base = sizeof(OG_LIBRARY_BASENAME) - 1;
+    return len >= base && !memcmp(entry + len - base, OG_LIBRARY_BASENAME, base) &&
+           (len == base || entry[len - base - 1] == '/');
+}
+
 bool og_preload_has_library(const char *value, const char *library)
 {
     /* The loader splits LD_PRELOAD on spaces and colons. Any copy of the
      * library counts: two copies would start two watchers. */
-    const size_t base = sizeof(OG_LIBRARY_BASENAME) - 1;
     const size_t exact = library ? strlen(library) : 0;
     while (*value) {
         size_t len = strcspn(value, ": ");
         if (exact && len == exact && !memcmp(value, library, len))
             return true;
-        if (len >= base && !memcmp(value + len - base, OG_LIBRARY_BASENAME, base) &&
-            (len == base || value[len - base - 1] == '/'))
+        if (entry_names_library(value, len))
             return true;
         value += len;
         if (*value)
@@ -254,6 +270,77 @@ char **og_env_build(char *const envp[], const struct og_inject *inject, void *bu
         out[n++] = added;
     if (inject->parent)
         out[n++] = (char *)inject->parent;
+    out[n] = NULL;
+    return out;
+}
+
+/* ---- an exec the library cannot follow --------------------------------- */
+
+/* Can the new image's loader open this LD_PRELOAD entry (len bytes of a
+ * longer string)? */
+static bool entry_readable(const char *entry, size_t len)
+{
+    char path[PATH_MAX];
+    if (len >= sizeof(path))
+        return false;
+    memcpy(path, entry, len);
+    path[len] = '\0';
+    return faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) == 0;
+}
+
+bool og_library_readable(const char *library)
+{
+    return faccessat(AT_FDCWD, library, R_OK, AT_EACCESS) == 0;
+}
+
+size_t og_env_unguarded_size(char *const envp[])
+{
+    size_t count = 0;
+    for (char *const *e = envp; e && *e; e++)
+        count++;
+    const char *preload = find_preload(envp);
+    return (count + 2) * sizeof(char *) + (preload ? strlen(preload) + 1 : 0);
+}
+
+char **og_env_build_unguarded(char *const envp[], const char *library, void *buf, size_t len)
+{
+    const size_t exact = strlen(library);
+    size_t count = 0;
+    for (char *const *e = envp; e && *e; e++)
+        count++;
+    uintptr_t base = ((uintptr_t)buf + sizeof(char *) - 1) & ~(uintptr_t)(sizeof(char *) - 1);
+    char **out = (char **)base;
+    char *strings = (char *)(out + count + 1);
+    char *end = (char *)buf + len;
+    if ((uintptr_t)strings > (uintptr_t)end)
+        return NULL;
+
+    size_t n = 0;
+    const char *preload = find_preload(envp);
+    for (char *const *e = envp; e && *e; e++)
+        if (!has_name(*e, LD_PRELOAD_EQ, sizeof(LD_PRELOAD_EQ) - 1))
+            out[n++] = *e;
+    if (preload) {
+        /* Every other entry stays, in order, with the loader's separators. */
+        char *start = strings;
+        if (!append(&strings, end, LD_PRELOAD_EQ, sizeof(LD_PRELOAD_EQ) - 1))
+            return NULL;
+        size_t kept = 0;
+        for (const char *p = preload + sizeof(LD_PRELOAD_EQ) - 1; *p;) {
+            size_t len_entry = strcspn(p, ": ");
+            bool ours = len_entry && ((len_entry == exact && !memcmp(p, library, exact)) ||
+                                      entry_names_library(p, len_entry));
+            if (len_entry && !(ours && !entry_readable(p, len_entry))) {
+                if ((kept++ && !append(&strings, end, ":", 1)) || !append(&strings, end, p, len_entry))
+                    return NULL;
+            }
+            p += len_entry;
+            if (*p)
+                p++;
+        }
+        if (kept)
+            out[n++] = start;
+    }
     out[n] = NULL;
     return out;
 }

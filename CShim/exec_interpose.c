@@ -43,6 +43,15 @@ static int call_with(bool from_exec, char **env, char *const envp[], og_env_call
     return too_big ? call(ctx, envp) : result;
 }
 
+/* The new image may not see the library (a chroot, a sandbox's mount
+ * namespace): then it runs with its own environment, minus the LD_PRELOAD
+ * entries the loader would complain about on its stderr. PR_SET_PDEATHSIG,
+ * armed as for a static child, is what guards it. */
+static char **build(bool follows, char *const envp[], const struct og_inject *inject, void *buf, size_t len)
+{
+    return follows ? og_env_build(envp, inject, buf, len) : og_env_build_unguarded(envp, inject->library, buf, len);
+}
+
 int og_with_guarded_env(bool from_exec, char *const envp[], og_env_call call, void *ctx)
 {
     if (!og_active())
@@ -53,15 +62,16 @@ int og_with_guarded_env(bool from_exec, char *const envp[], og_env_call call, vo
         og_inject_for_exec(&inject, parent, sizeof(parent), envp);
     else
         og_inject_for_spawn(&inject, parent, sizeof(parent));
-    size_t need = og_env_size(envp, &inject);
+    bool follows = og_library_readable(inject.library);
+    size_t need = follows ? og_env_size(envp, &inject) : og_env_unguarded_size(envp);
     if (need <= STACK_ENV_LIMIT) {
         char buf[need];
-        return call_with(from_exec, og_env_build(envp, &inject, buf, need), envp, call, ctx);
+        return call_with(from_exec, build(follows, envp, &inject, buf, need), envp, call, ctx);
     }
     void *map = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (map == MAP_FAILED)
         return call(ctx, envp);
-    int result = call_with(from_exec, og_env_build(envp, &inject, map, need), envp, call, ctx);
+    int result = call_with(from_exec, build(follows, envp, &inject, map, need), envp, call, ctx);
     int saved_errno = errno;
     munmap(map, need);
     errno = saved_errno;

@@ -100,6 +100,16 @@ char **og_env_build(char *const envp[], const struct og_inject *inject, void *bu
 bool og_env_lacks_guard(char *const envp[], const struct og_inject *inject);
 /* Does an LD_PRELOAD value name `library`, or any liborphanguard.so? */
 bool og_preload_has_library(const char *value, const char *library);
+/* Can this process (in its root and mount namespace, with its effective
+ * ids) read the library, as the loader of an exec'd image must? */
+bool og_library_readable(const char *library);
+/* Bytes og_env_build_unguarded needs for envp. */
+size_t og_env_unguarded_size(char *const envp[]);
+/* Builds, inside buf, envp as given minus the LD_PRELOAD entries naming a
+ * copy of the library (`library`, or any liborphanguard.so) that cannot be
+ * read; LD_PRELOAD goes if nothing is left. For an exec the library cannot
+ * follow. Async-signal-safe. NULL if len is too small. */
+char **og_env_build_unguarded(char *const envp[], const char *library, void *buf, size_t len);
 
 /* ---- the program's own environment (environ_restore.c) ------------------ */
 

@@ -5,8 +5,9 @@
  * posix_spawn and posix_spawnp take an environment: it is rebuilt before the
  * call. system and popen use `environ`; when it still carries the guard (the
  * usual case) glibc's own implementation runs unchanged. Only when the program
- * has dropped LD_PRELOAD or our settings from its environment do we run the
- * command ourselves through posix_spawn with a rebuilt environment, keeping
+ * has dropped LD_PRELOAD or our settings from its environment, or cannot see
+ * the library any more (a chroot), do we run the command ourselves through
+ * posix_spawn with a rebuilt environment, keeping
  * the documented behaviour: /bin/sh -c, SIGINT/SIGQUIT ignored and SIGCHLD
  * blocked while system() waits; pclose() waits for our popen() children.
  */
@@ -85,7 +86,8 @@ __attribute__((visibility("default"))) int posix_spawnp(pid_t *pid, const char *
     return guarded_spawn(&next_posix_spawnp, "posix_spawnp", pid, file, actions, attr, argv, envp);
 }
 
-/* Is `environ` missing the library or one of our settings? */
+/* Is `environ` missing the library or one of our settings, or does it name
+ * a library the shell could not load here (after a chroot)? */
 static bool environ_lacks_guard(void)
 {
     if (!og_active())
@@ -93,7 +95,7 @@ static bool environ_lacks_guard(void)
     struct og_inject inject;
     char parent[96];
     og_inject_for_spawn(&inject, parent, sizeof(parent));
-    return og_env_lacks_guard(environ, &inject);
+    return og_env_lacks_guard(environ, &inject) || !og_library_readable(inject.library);
 }
 
 static int spawn_shell(pid_t *pid, const posix_spawn_file_actions_t *actions, const posix_spawnattr_t *attr,

@@ -4,8 +4,12 @@
  * is NULL-terminated, keeps every input entry except LD_PRELOAD, the internal variables and the
  * first ASAN_OPTIONS (which it may extend, in place), has exactly one LD_PRELOAD that names the
  * library first (or already contained a copy of it), has an ASAN_OPTIONS that decides ASan's
- * link-order check, and afterwards lacks nothing.
+ * link-order check, and afterwards lacks nothing. og_env_build_unguarded (for an exec that cannot
+ * see the library; the path in the input is usually missing) fits in og_env_unguarded_size, keeps
+ * every entry but LD_PRELOAD in order, and leaves at most one LD_PRELOAD that names no missing copy
+ * of the library.
  */
+#define _GNU_SOURCE
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +100,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (og_env_lacks_guard(out, &inject))
         abort();
+    free(buf);
+
+    need = og_env_unguarded_size(envp);
+    buf = malloc(need);
+    out = og_env_build_unguarded(envp, library, buf, need);
+    if (!out)
+        abort();
+    size_t kept = 0;
+    for (size_t i = 0; i < nenv; i++)
+        if (strncmp(envp[i], "LD_PRELOAD=", 11) && out[kept++] != envp[i])
+            abort();
+    if (out[kept]) {
+        if (strncmp(out[kept], "LD_PRELOAD=", 11) || out[kept + 1] || !out[kept][11])
+            abort();
+        char *value = strdup(out[kept] + 11), *rest = NULL;
+        for (char *entry = strtok_r(value, ": ", &rest); entry; entry = strtok_r(NULL, ": ", &rest))
+            if (og_preload_has_library(entry, library) && !og_library_readable(entry))
+                abort();
+        free(value);
+    }
     free(buf);
     free(text);
     return 0;

@@ -30,6 +30,27 @@ final class NamespaceTests: XCTestCase {
 
     /// Dropping privileges as single-threaded programs do (keep capabilities across setresuid, then
     /// setresgid) must not abort: glibc aborts if any thread, the watcher included, fails the call.
+    /// A program that can no longer see the library (a chroot, a sandbox's mount namespace; here a
+    /// tmpfs over its directory) starts children quietly by every way of starting them: no loader
+    /// error line for the LD_PRELOAD entry, which they do not get. One started from the main thread
+    /// still dies with its parent, through PR_SET_PDEATHSIG.
+    func testChildrenThatCannotSeeTheLibraryStartQuietly() throws {
+        try requireRoot()
+        let directory = (Paths.library as NSString).deletingLastPathComponent
+        let root = try Child(["/usr/bin/unshare", "-m", Fixtures.python, Fixtures.script("hidden_library.py"), directory],
+                             environment: guardedEnvironment())
+        let seen = root.readLines(prefix: "", count: 5, timeout: 15)
+        XCTAssertEqual(seen, Array(repeating: "none", count: 5), root.stderrText())
+        let leaf = root.readyPids(count: 1)
+        XCTAssertEqual(leaf.count, 1, root.stderrText())
+        defer { killLeftovers(leaf) }
+        XCTAssertEqual(root.stderrText(), "")
+        root.signal(SIGKILL)
+        let ms = waitAllGone(leaf, timeout: 5)
+        XCTAssertNotNil(ms, "a child that cannot see the library outlived its parent")
+        print("teardown child without the library (PR_SET_PDEATHSIG): \(String(format: "%.1f", ms ?? -1)) ms")
+    }
+
     func testPrivilegeDroppingProgramsStillWork() throws {
         try requireRoot()
         let drop = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]

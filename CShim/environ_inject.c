@@ -28,6 +28,7 @@
  * allocates nothing and only writes into the caller's buffer.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
@@ -276,21 +277,26 @@ char **og_env_build(char *const envp[], const struct og_inject *inject, void *bu
 
 /* ---- an exec the library cannot follow --------------------------------- */
 
+bool og_library_readable(const char *library)
+{
+    if (faccessat(AT_FDCWD, library, R_OK, AT_EACCESS) == 0)
+        return true;
+    /* Only these say the file is out of reach. A seccomp filter that denies
+     * faccessat2 itself (EPERM or ENOSYS, older container profiles) says
+     * nothing about the file, and must not cost every child its guard. */
+    return errno != ENOENT && errno != ENOTDIR && errno != EACCES && errno != ELOOP;
+}
+
 /* Can the new image's loader open this LD_PRELOAD entry (len bytes of a
  * longer string)? */
 static bool entry_readable(const char *entry, size_t len)
 {
     char path[PATH_MAX];
     if (len >= sizeof(path))
-        return false;
+        return true; /* the loader cannot name it either; not ours to judge */
     memcpy(path, entry, len);
     path[len] = '\0';
-    return faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) == 0;
-}
-
-bool og_library_readable(const char *library)
-{
-    return faccessat(AT_FDCWD, library, R_OK, AT_EACCESS) == 0;
+    return og_library_readable(path);
 }
 
 size_t og_env_unguarded_size(char *const envp[])

@@ -1,9 +1,10 @@
 /*
  * Test fixture: runs a command with one system call denied by a seccomp
- * filter, as the default profiles of some container runtimes do (pidfd_open),
- * or as a kernel before 5.9 behaves (close_range).
+ * filter, as the default profiles of some container runtimes do (pidfd_open;
+ * faccessat2 with EPERM in older ones), or as a kernel before 5.9 behaves
+ * (close_range).
  *
- *   deny_syscall pidfd_open|close_range ERRNO CMD [ARGS...]
+ *   deny_syscall pidfd_open|close_range|faccessat2 ERRNO CMD [ARGS...]
  *       the call fails with ERRNO (38 ENOSYS, 1 EPERM)
  *
  * The filter is inherited by every descendant and survives exec. It checks
@@ -20,10 +21,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#ifndef SYS_faccessat2
+#define SYS_faccessat2 439
+#endif
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: deny_syscall pidfd_open|close_range ERRNO CMD [ARGS...]\n");
+        fprintf(stderr, "usage: deny_syscall pidfd_open|close_range|faccessat2 ERRNO CMD [ARGS...]\n");
         return 2;
     }
     unsigned int nr;
@@ -31,8 +36,10 @@ int main(int argc, char **argv)
         nr = SYS_pidfd_open;
     } else if (!strcmp(argv[1], "close_range")) {
         nr = SYS_close_range;
+    } else if (!strcmp(argv[1], "faccessat2")) {
+        nr = SYS_faccessat2;
     } else {
-        fprintf(stderr, "deny_syscall: %s: not one of pidfd_open, close_range\n", argv[1]);
+        fprintf(stderr, "deny_syscall: %s: not one of pidfd_open, close_range, faccessat2\n", argv[1]);
         return 2;
     }
     unsigned int err = (unsigned int)atoi(argv[2]);

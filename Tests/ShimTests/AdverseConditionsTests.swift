@@ -16,6 +16,27 @@ final class AdverseConditionsTests: XCTestCase {
         }
     }
 
+    /// Older container profiles deny faccessat2 with EPERM, which glibc does not fall back from. The
+    /// library asks it whether a child could load the library; such an answer must not cost the
+    /// child its guard.
+    func testSeccompDenyingFaccessat2KeepsChildrenGuarded() throws {
+        let deny = try Fixtures.binary("deny_syscall")
+        let tree = try Fixtures.binary("tree")
+        let root = try Child([deny, "faccessat2", "1", tree, "fork-exec"], environment: guardedEnvironment())
+        let announced = root.readyProcesses(count: 2)
+        guard let leaf = announced.first(where: { $0.role == "leaf" })?.id else {
+            return XCTFail("no leaf announced: \(root.stderrText())")
+        }
+        defer { killLeftovers([leaf]) }
+        XCTAssertTrue(sleepUntil(timeout: 5) { ProcessTable.threadNames(of: leaf.pid).contains("orphanguard") },
+                      "the leaf runs without the library")
+        root.signal(SIGKILL)
+        XCTAssertNotNil(waitAllGone([leaf], timeout: 5))
+        let stderr = root.stderrText()
+        XCTAssertTrue(stderr.contains("sending SIGTERM to \(leaf.pid) "), stderr)
+        XCTAssertFalse(stderr.contains("ld.so"), stderr)
+    }
+
     /// Without close_range (kernels before 5.9) the watcher's descriptors sit in the program's own table,
     /// at numbers from 256. A program that closes every descriptor it did not open, and reuses the
     /// numbers for files of its own, must not look like a parent's death; its parent's death still ends it.

@@ -3,14 +3,19 @@ and start time, so a reused pid is never taken for it; a zombie counts as gone."
 import time
 
 
-def alive(pid, start):
+def state(pid, start):
+    """The state letter (R, S, T, Z, ...) of the process, or None if it is gone or the pid was reused."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             text = f.read()
     except OSError:
-        return False
+        return None
     fields = text[text.rindex(")") + 2:].split()
-    return fields[0] not in "ZX" and int(fields[19]) == start
+    return fields[0] if int(fields[19]) == start else None
+
+
+def alive(pid, start):
+    return state(pid, start) not in (None, "Z", "X")
 
 
 def start_time(pid):
@@ -29,3 +34,12 @@ def wait_gone(pid, start, timeout):
             return True
         time.sleep(0.002)
     return not alive(pid, start)
+
+
+def wait_stopped(pid, start, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if state(pid, start) == "T":
+            return True
+        time.sleep(0.002)
+    return False

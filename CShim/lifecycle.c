@@ -37,6 +37,7 @@
 static struct og_config g_cfg;
 static bool g_active;
 static bool g_excluded;
+static bool g_threadless; /* a process that must stay single-threaded */
 static struct og_proc g_self;
 static struct og_proc g_parent;
 static bool g_parent_from_main;
@@ -351,7 +352,7 @@ static void watch_parent(struct og_proc parent, bool from_main, int armed_by_exe
     if (kernel_kills)
         arm_pdeathsig();
     bool gone = getppid() != parent.pid;
-    if (og_watch_start(parent, gone)) {
+    if (!g_threadless && og_watch_start(parent, gone)) {
         if (!kernel_kills)
             arm_wake_on_parent_death(from_main, armed_by_exec);
     } else if (from_main) {
@@ -375,6 +376,7 @@ static void after_fork_in_child(void)
     g_parent_from_main = from_main;
     g_self.pid = getpid();
     g_self.start = 0;
+    g_threadless = false; /* a fork child of it is not the program that asked */
     og_watch_forget_after_fork();
     og_mark_main_thread();
     if (!g_excluded) {
@@ -388,7 +390,22 @@ static void after_fork_in_child(void)
     errno = saved_errno;
 }
 
-__attribute__((constructor)) static void orphanguard_init(void)
+/* Chromium-based programs (Chrome, Electron, CEF) abort their zygote unless
+ * it is single-threaded: it counts its threads by the link count of
+ * /proc/self/task, a check no interposed call announces, before it forks
+ * renderers with a raw clone(). The zygote gets no watcher thread; the
+ * kernel's PR_SET_PDEATHSIG (armed as where no thread can start, and by
+ * Chromium itself) ends it with the browser. */
+static bool must_stay_single_threaded(int argc, char **argv)
+{
+    for (int i = 1; argv && i < argc; i++)
+        if (argv[i] && !strcmp(argv[i], "--type=zygote"))
+            return true;
+    return false;
+}
+
+/* glibc passes the program's argc and argv to every constructor. */
+__attribute__((constructor)) static void orphanguard_init(int argc, char **argv)
 {
     int saved_errno = errno;
     og_resolve_exec_next();
@@ -422,6 +439,10 @@ __attribute__((constructor)) static void orphanguard_init(void)
         og_debug("%s is excluded: not watching its parent", comm);
         goto out;
     }
+
+    g_threadless = must_stay_single_threaded(argc, argv);
+    if (g_threadless)
+        og_debug("%s must stay single-threaded: relying on PR_SET_PDEATHSIG", comm);
 
     pid_t ppid = getppid();
     g_parent_from_main = hint.present && hint.from_main;

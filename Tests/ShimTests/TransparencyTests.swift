@@ -84,6 +84,24 @@ final class TransparencyTests: XCTestCase {
         }
     }
 
+    /// Chromium's zygote (Chrome, Electron, CEF) aborts unless it is single-threaded, counting its
+    /// threads by the link count of /proc/self/task. A program started with Chromium's --type=zygote
+    /// gets no watcher thread and passes that check; the same check in any other program sees the
+    /// watcher. The zygote still dies with its parent, through PR_SET_PDEATHSIG.
+    func testChromiumZygoteStaysSingleThreaded() throws {
+        let fixture = try Fixtures.binary("single_thread_check")
+        let renderer = try runCommand([fixture, "--type=renderer"], environment: guardedEnvironment())
+        XCTAssertEqual(renderer.status, 3, "the check does not see the watcher: \(renderer.err)")
+        let root = try Child(["/bin/sh", "-c", "'\(fixture)' --type=zygote --wait & wait"], environment: guardedEnvironment())
+        let zygote = root.readyPids(count: 1)
+        XCTAssertEqual(zygote.count, 1, root.stderrText())
+        defer { killLeftovers(zygote) }
+        root.signal(SIGKILL)
+        let ms = waitAllGone(zygote, timeout: 5)
+        XCTAssertNotNil(ms, "the zygote outlived its parent")
+        print("teardown single-threaded zygote (PR_SET_PDEATHSIG): \(String(format: "%.1f", ms ?? -1)) ms")
+    }
+
     /// Settings injected into an explicit environment still apply in the child.
     func testSettingsReachChildrenOfExplicitEnvironments() throws {
         let env = guardedEnvironment(["ORPHANGUARD_SIGNAL": "INT"])

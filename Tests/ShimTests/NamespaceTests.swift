@@ -63,6 +63,26 @@ final class NamespaceTests: XCTestCase {
         try assertTreeDies("c/fork-exec under setpriv", drop + [try Fixtures.binary("tree"), "fork-exec"], ready: 2)
     }
 
+    /// After dropping privileges, a program may no longer be allowed to read the library (here: a copy
+    /// in a directory only root may enter, as root's home is). What it execs then starts quietly,
+    /// without our LD_PRELOAD entry, instead of with the loader's error line.
+    func testChildOfAUserWhoCannotReadTheLibraryStartsQuietly() throws {
+        try requireRoot()
+        let folder = NSTemporaryDirectory() + "orphanguard-private-\(getpid())"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let copy = folder + "/liborphanguard.so"
+        try FileManager.default.copyItem(atPath: Paths.library, toPath: copy)
+        var env = guardedEnvironment()
+        env["LD_PRELOAD"] = copy
+        let result = try runCommand(["/usr/sbin/runuser", "-u", "nobody", "--", "/bin/sh", "-c", "echo ${LD_PRELOAD:-none}"],
+                                    environment: env)
+        XCTAssertEqual(result.status, 0, result.err)
+        XCTAssertEqual(result.out, "none\n")
+        XCTAssertEqual(result.err, "")
+    }
+
     /// A process that changed its own ids still has a watcher afterwards, and it still acts.
     func testWatcherSurvivesSetuidInTheSameProcess() throws {
         try requireRoot()

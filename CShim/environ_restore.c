@@ -85,13 +85,37 @@ static void remove_added(const char *added)
     }
 }
 
+/* Takes every ORPHANGUARD_PARENT and ORPHANGUARD_ADDED entry out of
+ * `environ` in one pass (this runs in every process that starts) and returns
+ * the first value of each; the strings themselves stay where they are. */
+static void take_internal(const char **hint, const char **added)
+{
+    const size_t prefix = sizeof(OG_ENV_PREFIX) - 1, parent = sizeof(OG_ENV_PARENT), added_len = sizeof(OG_ENV_ADDED);
+    char **out = environ;
+    for (char **e = environ; e && *e; e++) {
+        if ((*e)[0] == 'O' && !strncmp(*e, OG_ENV_PREFIX, prefix)) {
+            if (!strncmp(*e, OG_ENV_PARENT "=", parent)) {
+                *hint = *hint ? *hint : *e + parent;
+                continue;
+            }
+            if (!strncmp(*e, OG_ENV_ADDED "=", added_len)) {
+                *added = *added ? *added : *e + added_len;
+                continue;
+            }
+        }
+        *out++ = *e;
+    }
+    if (out)
+        *out = NULL;
+}
+
 void og_env_restore(char *parent_hint, size_t len)
 {
-    const char *hint = env_value(OG_ENV_PARENT);
+    const char *hint = NULL, *added = NULL;
+    take_internal(&hint, &added);
     parent_hint[0] = '\0';
     if (hint && strlen(hint) < len)
         strcpy(parent_hint, hint);
-    const char *added = env_value(OG_ENV_ADDED);
     if (added) {
         char copy[512];
         size_t n = strnlen(added, sizeof(copy) - 1);
@@ -99,6 +123,4 @@ void og_env_restore(char *parent_hint, size_t len)
         copy[n] = '\0';
         remove_added(copy);
     }
-    env_remove(OG_ENV_ADDED);
-    env_remove(OG_ENV_PARENT);
 }

@@ -338,6 +338,8 @@ static void disarm_if(int armed_by_exec)
  * running process without a handler for it does not notice it. */
 static void arm_wake_on_parent_death(bool from_main, int armed_by_exec)
 {
+    if (!from_main && !armed_by_exec)
+        return; /* nothing of ours armed, nothing to arm */
     int armed = 0;
     if (prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0) != 0 || (armed != 0 && armed != armed_by_exec))
         return; /* someone else's choice: setpriv --pdeathsig, the launcher */

@@ -199,12 +199,15 @@ static bool arm_pdeathsig(void)
     return prctl(PR_SET_PDEATHSIG, (unsigned long)g_cfg.signal, 0, 0, 0) == 0;
 }
 
-/* The init of a pid namespace drops every signal it has no handler for, the
- * kernel's PR_SET_PDEATHSIG included: only SIGKILL, forced when it comes from
- * an ancestor namespace, ends it. Its death then ends the whole namespace. */
-static void arm_pdeathsig_as_namespace_init(void)
+/* A parent outside our pid namespace (getppid() is 0) can be neither named
+ * nor polled: only the kernel's signal reaches us. The namespace's init drops
+ * every signal it has no handler for, that one included: only SIGKILL, forced
+ * when it comes from an ancestor namespace, ends it, and its death ends the
+ * whole namespace. A process that setns() or nsenter -p put into the namespace
+ * is no init and gets the configured signal. */
+static void arm_pdeathsig_for_parent_outside(void)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    prctl(PR_SET_PDEATHSIG, getpid() == 1 ? SIGKILL : (unsigned long)g_cfg.signal, 0, 0, 0);
 }
 
 /* A process born by a raw clone() (bubblewrap's pid-namespace init, container
@@ -230,7 +233,7 @@ static void refresh_identity(void)
     /* Cloned straight into a new pid namespace: nothing armed the kernel's
      * signal, and only it can tell us the parent outside has gone. */
     if (ppid == 0 && !g_excluded && pthread_equal(pthread_self(), g_main_thread))
-        arm_pdeathsig_as_namespace_init();
+        arm_pdeathsig_for_parent_outside();
 }
 
 /* The signal the new image will use: its own ORPHANGUARD_SIGNAL if the
@@ -275,7 +278,7 @@ void og_inject_for_exec(struct og_inject *inject, char *parent_buf, size_t len, 
      * images, which never run one. A signal someone else armed (setpriv
      * --pdeathsig, bwrap --die-with-parent) is left as it is. */
     int armed = 0, sig = signal_for(envp);
-    if (sig && getppid() == 0)
+    if (sig && getppid() == 0 && getpid() == 1)
         sig = SIGKILL; /* the new image is a pid namespace's init */
     prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0);
     if (armed == SIGCONT && prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) == 0)
@@ -346,6 +349,31 @@ static void arm_wake_on_parent_death(bool from_main, int armed_by_exec)
     prctl(PR_SET_PDEATHSIG, from_main ? SIGCONT : 0, 0, 0, 0);
 }
 
+/* No watcher thread runs here: none could be created, or none may be (the
+ * kernel refuses new threads to a process that setns() or unshare() moved
+ * into another pid namespace for its children). The kernel's signal guards
+ * it instead, where that is safe. */
+static void guard_without_watcher(struct og_proc parent, bool from_main, int sig)
+{
+    if (!from_main)
+        return;
+    prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0);
+    /* Armed too late if the parent is already gone. */
+    if (getppid() != parent.pid)
+        kill(getpid(), sig);
+}
+
+/* A process whose children go to another pid namespace waits for that
+ * namespace's init, which only SIGKILL ends, and may well block SIGTERM while
+ * it waits (util-linux's unshare does): without a watcher to escalate, the
+ * configured signal could leave both running. */
+void og_watcher_lost(bool children_in_other_pid_namespace)
+{
+    if (g_active && !g_excluded)
+        guard_without_watcher(g_parent, g_parent_from_main,
+                              children_in_other_pid_namespace ? SIGKILL : g_cfg.signal);
+}
+
 static void watch_parent(struct og_proc parent, bool from_main, int armed_by_exec)
 {
     /* With SIGKILL there is nothing to report first and no grace to wait
@@ -357,11 +385,8 @@ static void watch_parent(struct og_proc parent, bool from_main, int armed_by_exe
     if (!g_threadless && og_watch_start(parent, gone)) {
         if (!kernel_kills)
             arm_wake_on_parent_death(from_main, armed_by_exec);
-    } else if (from_main) {
-        arm_pdeathsig();
-        /* Armed too late if the parent is already gone. */
-        if (getppid() != parent.pid)
-            kill(getpid(), g_cfg.signal);
+    } else {
+        guard_without_watcher(parent, from_main, g_cfg.signal);
     }
 }
 
@@ -384,7 +409,7 @@ static void after_fork_in_child(void)
     if (!g_excluded) {
         if (getppid() == 0) {
             if (from_main)
-                arm_pdeathsig_as_namespace_init();
+                arm_pdeathsig_for_parent_outside();
         } else {
             watch_parent(g_parent, from_main, 0);
         }
@@ -449,10 +474,9 @@ __attribute__((constructor)) static void orphanguard_init(int argc, char **argv)
     pid_t ppid = getppid();
     g_parent_from_main = hint.present && hint.from_main;
     if (ppid == 0) {
-        /* The parent is outside our pid namespace (we are its init): it can
-         * be neither named nor polled; only the kernel's signal reaches us. */
+        /* The parent is outside our pid namespace. */
         if (g_parent_from_main)
-            arm_pdeathsig_as_namespace_init();
+            arm_pdeathsig_for_parent_outside();
         og_debug("parent outside this pid namespace: relying on PR_SET_PDEATHSIG");
         goto out;
     }

@@ -169,6 +169,10 @@ bool og_watch_start(struct og_proc parent, bool already_gone);
  * setns); og_watch_resume restarts it. Both are no-ops without a watcher. */
 bool og_watch_park(void);
 void og_watch_resume(void);
+/* The watcher could not be started again (lifecycle.c): PR_SET_PDEATHSIG
+ * takes over where it is safe; with SIGKILL if the process moved its
+ * children into another pid namespace. */
+void og_watcher_lost(bool children_in_other_pid_namespace);
 /* Around a setuid-family call, which glibc repeats in every thread, aborting
  * the process if the outcomes differ: the watcher is left running where its
  * capabilities equal the caller's (OG_HOLD_SHARED), else parked. Both hold

@@ -334,26 +334,28 @@ static void *watch(void *unused)
     return NULL;
 }
 
-static bool spawn_thread(void)
+/* 0, or why the thread could not be created. */
+static int spawn_thread(void)
 {
     pthread_attr_t attr;
     sigset_t all, old;
-    if (pthread_attr_init(&attr))
-        return false;
+    int err = pthread_attr_init(&attr);
+    if (err)
+        return err;
     pthread_attr_setstacksize(&attr, WATCHER_STACK);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     atomic_store(&w.park_requested, false);
     atomic_store(&w.tid, 0);
-    int err = pthread_create(&w.thread, &attr, watch, NULL);
+    err = pthread_create(&w.thread, &attr, watch, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (err) {
         og_debug("cannot start the watcher thread (%s); relying on PR_SET_PDEATHSIG", strerror(err));
-        return false;
+        return err;
     }
     w.running = true;
-    return true;
+    return 0;
 }
 
 bool og_watch_start(struct og_proc parent, bool already_gone)
@@ -361,7 +363,7 @@ bool og_watch_start(struct og_proc parent, bool already_gone)
     pthread_mutex_lock(&w.lock);
     w.parent = parent;
     w.gone = already_gone;
-    bool started = spawn_thread();
+    bool started = spawn_thread() == 0;
     pthread_mutex_unlock(&w.lock);
     if (started)
         og_debug("watching parent %d", (int)parent.pid);
@@ -400,8 +402,13 @@ bool og_watch_park(void)
 
 void og_watch_resume(void)
 {
-    spawn_thread();
+    int err = spawn_thread();
     pthread_mutex_unlock(&w.lock);
+    /* EINVAL: the process now starts its children in another pid namespace
+     * (unshare or setns with CLONE_NEWPID), where the kernel lets it create
+     * no more threads. */
+    if (err)
+        og_watcher_lost(err == EINVAL);
 }
 
 /* A thread's capability sets (tid 0: the caller's); what setuid() and

@@ -142,6 +142,36 @@ final class NamespaceTests: XCTestCase {
     /// included, unless it is SIGKILL. The init and everything in its namespace still go when the
     /// process outside that made it dies. bwrap clones its init with a raw clone(), which runs no
     /// atfork handler: the processes it starts must not take bwrap's parent for theirs (a false kill).
+    /// unshare --pid and nsenter --pid start their children in another pid namespace, after which the
+    /// kernel lets them create no thread: their watcher cannot come back from parking. They must still
+    /// die with their own parent (SIGKILL: unshare blocks SIGTERM while it waits), and so must what
+    /// they started. A process nsenter put into the namespace is no init: it gets the configured signal.
+    func testPidNamespaceWrappersDieWithTheirParent() throws {
+        try requireRoot()
+        let tree = try Fixtures.binary("tree")
+        let target = try Child(["/usr/bin/unshare", "--pid", "--fork", "/bin/sh", "-c", "echo ready target; exec sleep 300"],
+                               environment: guardedEnvironment(preload: false))
+        defer { target.signal(SIGKILL) }
+        XCTAssertEqual(target.readLines(prefix: "ready", count: 1, timeout: 15).count, 1)
+        guard let holder = ProcessTable.descendants(of: target.pid).first else { return XCTFail("no namespace to enter") }
+        defer { killLeftovers([holder]) }
+        let wrappers = [
+            ("unshare --pid --fork", "/usr/bin/unshare --pid --fork --mount-proc"),
+            ("nsenter --pid", "/usr/bin/nsenter -t \(holder.pid) --pid"),
+        ]
+        for (name, wrapper) in wrappers {
+            let root = try Child(["/bin/sh", "-c", "\(wrapper) '\(tree)' fork-exec & wait"], environment: guardedEnvironment())
+            XCTAssertEqual(root.readLines(prefix: "ready", count: 2, timeout: 15).count, 2, "\(name): \(root.stderrText())")
+            let inside = ProcessTable.descendants(of: root.pid)
+            defer { killLeftovers(inside) }
+            XCTAssertEqual(inside.count, 3, "\(name): the wrapper, the tree's parent and its leaf")
+            root.signal(SIGKILL)
+            let ms = waitAllGone(inside, timeout: 5)
+            XCTAssertNotNil(ms, "\(name): \(inside.filter(\.isAlive)) outlived the wrapper's parent")
+            print("teardown \(name) after its parent's SIGKILL, \(inside.count) processes: \(String(format: "%.1f", ms ?? -1)) ms")
+        }
+    }
+
     func testNamespaceInitDiesWithTheProcessThatMadeIt() throws {
         try requireRoot()
         let tree = try Fixtures.binary("tree")

@@ -142,10 +142,12 @@ final class NamespaceTests: XCTestCase {
     /// included, unless it is SIGKILL. The init and everything in its namespace still go when the
     /// process outside that made it dies. bwrap clones its init with a raw clone(), which runs no
     /// atfork handler: the processes it starts must not take bwrap's parent for theirs (a false kill).
-    /// unshare --pid and nsenter --pid start their children in another pid namespace, after which the
-    /// kernel lets them create no thread: their watcher cannot come back from parking. They must still
-    /// die with their own parent (SIGKILL: unshare blocks SIGTERM while it waits), and so must what
-    /// they started. A process nsenter put into the namespace is no init: it gets the configured signal.
+    /// unshare --pid and nsenter --pid start their children in another pid namespace; after that the
+    /// kernel lets them create no thread. They must still die with their own parent, and so must what
+    /// they started. Their watcher keeps running (unshare blocks SIGTERM while it waits, so the grace
+    /// period's SIGKILL ends it), unless the same call needed it parked: `unshare --user --pid` cannot
+    /// start it again and leaves PR_SET_PDEATHSIG(SIGKILL). A process nsenter put into the namespace is
+    /// no init: it gets the configured signal.
     func testPidNamespaceWrappersDieWithTheirParent() throws {
         try requireRoot()
         let tree = try Fixtures.binary("tree")
@@ -157,10 +159,12 @@ final class NamespaceTests: XCTestCase {
         defer { killLeftovers([holder]) }
         let wrappers = [
             ("unshare --pid --fork", "/usr/bin/unshare --pid --fork --mount-proc"),
+            ("unshare --user --pid --fork", "/usr/bin/unshare --user --map-root-user --pid --fork"),
             ("nsenter --pid", "/usr/bin/nsenter -t \(holder.pid) --pid"),
         ]
         for (name, wrapper) in wrappers {
-            let root = try Child(["/bin/sh", "-c", "\(wrapper) '\(tree)' fork-exec & wait"], environment: guardedEnvironment())
+            let root = try Child(["/bin/sh", "-c", "\(wrapper) '\(tree)' fork-exec & wait"],
+                                 environment: guardedEnvironment(["ORPHANGUARD_GRACE": "1"]))
             XCTAssertEqual(root.readLines(prefix: "ready", count: 2, timeout: 15).count, 2, "\(name): \(root.stderrText())")
             let inside = ProcessTable.descendants(of: root.pid)
             defer { killLeftovers(inside) }
@@ -168,7 +172,7 @@ final class NamespaceTests: XCTestCase {
             root.signal(SIGKILL)
             let ms = waitAllGone(inside, timeout: 5)
             XCTAssertNotNil(ms, "\(name): \(inside.filter(\.isAlive)) outlived the wrapper's parent")
-            print("teardown \(name) after its parent's SIGKILL, \(inside.count) processes: \(String(format: "%.1f", ms ?? -1)) ms")
+            print("teardown \(name) after its parent's SIGKILL (grace 1 s), \(inside.count) processes: \(String(format: "%.1f", ms ?? -1)) ms")
         }
     }
 

@@ -3,7 +3,8 @@
  * process with more than one thread (EINVAL), and our watcher thread is one
  * more thread: a new or entered user namespace (both check the thread group),
  * entering a mount namespace (the filesystem context must not be shared with
- * another thread), and unsharing CLONE_THREAD, CLONE_SIGHAND or CLONE_VM. So
+ * another thread) or a time namespace (EUSERS), and unsharing CLONE_THREAD,
+ * CLONE_SIGHAND or CLONE_VM. So
  * `unshare -U`, `nsenter -m` and the like would break: for those the watcher
  * is parked (stopped and joined) around the call and started again
  * afterwards, still watching the same parent. Every other change keeps the
@@ -24,6 +25,9 @@
 #ifndef NS_GET_NSTYPE
 #define NS_GET_NSTYPE _IO(0xb7, 0x3)
 #endif
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
 
 #define NEEDS_ONE_THREAD (CLONE_NEWUSER | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)
 
@@ -41,7 +45,7 @@ static bool setns_needs_one_thread(int fd, int nstype)
         if (nstype < 0)
             return true; /* cannot tell: park to be safe */
     }
-    return (nstype & (CLONE_NEWUSER | CLONE_NEWNS)) != 0;
+    return (nstype & (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWTIME)) != 0;
 }
 
 __attribute__((visibility("default"))) int unshare(int flags)

@@ -14,18 +14,21 @@ final class NamespaceTests: XCTestCase {
         XCTAssertEqual(status.err, "")
     }
 
-    func testNsenterMountNamespaceStillWorks() throws {
+    /// Entering a mount or a time namespace needs a single-threaded caller (EINVAL, EUSERS).
+    func testNsenterMountAndTimeNamespacesStillWork() throws {
         try requireRoot()
-        // A process of our own in a new mount namespace to enter.
-        let holder = try Child(["/usr/bin/unshare", "-m", "/bin/sh", "-c", "echo ready holder $$; exec sleep 60"],
+        // A process of our own in a new mount and time namespace to enter.
+        let holder = try Child(["/usr/bin/unshare", "-m", "--time", "--fork", "/bin/sh", "-c", "echo ready holder $$; exec sleep 60"],
                                environment: guardedEnvironment(preload: false))
         defer { holder.signal(SIGKILL) }
-        let ready = holder.readyPids(count: 1)
-        XCTAssertEqual(ready.count, 1)
-        guard let target = ready.first else { return }
-        let result = try runCommand(["/usr/bin/nsenter", "-t", "\(target.pid)", "-m", "true"], environment: guardedEnvironment())
-        XCTAssertEqual(result.status, 0, result.err)
-        XCTAssertEqual(result.err, "")
+        XCTAssertEqual(holder.readLines(prefix: "ready", count: 1, timeout: 15).count, 1)
+        guard let target = ProcessTable.descendants(of: holder.pid).first else { return XCTFail("no namespaces to enter") }
+        defer { killLeftovers([target]) }
+        for flag in ["-m", "-T"] {
+            let result = try runCommand(["/usr/bin/nsenter", "-t", "\(target.pid)", flag, "true"], environment: guardedEnvironment())
+            XCTAssertEqual(result.status, 0, "nsenter \(flag): \(result.err)")
+            XCTAssertEqual(result.err, "", flag)
+        }
     }
 
     /// Dropping privileges as single-threaded programs do (keep capabilities across setresuid, then

@@ -12,6 +12,9 @@
  * unshare(), and started again from the calling thread, whose credentials it
  * then inherits; where they are equal (the common case) it stays.
  *
+ * The kernel clears PR_SET_PDEATHSIG when effective ids or capabilities
+ * change; ours is armed again after the call.
+ *
  * A vfork child is a process of its own with one thread, but it shares the
  * parent's memory, glibc's thread list included: the kernel call alone is
  * what it needs. initgroups() reaches setgroups() inside glibc and is not
@@ -40,6 +43,7 @@
         int result = call;                                                        \
         int saved_errno = errno;                                                  \
         og_watch_release(hold);                                                   \
+        og_after_credentials_change();                                            \
         errno = saved_errno;                                                      \
         return result;                                                            \
     } while (0)

@@ -374,6 +374,23 @@ void og_watcher_lost(bool children_in_other_pid_namespace)
                               children_in_other_pid_namespace ? SIGKILL : g_cfg.signal);
 }
 
+/* A change of effective ids or capabilities clears PR_SET_PDEATHSIG in every
+ * thread it reaches: the setuid family calls this afterwards to arm ours
+ * again, as it was. */
+void og_after_credentials_change(void)
+{
+    int armed = 0;
+    if (!g_active || g_excluded || !g_parent_from_main || og_in_vfork_child() ||
+        prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0) != 0 || armed != 0)
+        return;
+    if (getppid() == 0)
+        arm_pdeathsig_for_parent_outside();
+    else if (!og_watch_running())
+        arm_pdeathsig();
+    else
+        prctl(PR_SET_PDEATHSIG, g_cfg.signal == SIGKILL ? SIGKILL : SIGCONT, 0, 0, 0);
+}
+
 static void watch_parent(struct og_proc parent, bool from_main, int armed_by_exec)
 {
     /* With SIGKILL there is nothing to report first and no grace to wait

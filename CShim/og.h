@@ -180,6 +180,9 @@ void og_watcher_lost(bool children_in_other_pid_namespace);
 enum og_hold { OG_HOLD_NONE, OG_HOLD_SHARED, OG_HOLD_PARKED };
 enum og_hold og_watch_hold_for_setxid(void);
 void og_watch_release(enum og_hold hold);
+/* After a setuid-family call: the kernel cleared PR_SET_PDEATHSIG if the
+ * effective ids or capabilities changed; arms ours again (lifecycle.c). */
+void og_after_credentials_change(void);
 /* Whether a watcher thread runs; its thread id (0 until it has started). */
 bool og_watch_running(void);
 int og_watch_tid(void);

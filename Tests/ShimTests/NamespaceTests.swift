@@ -87,15 +87,24 @@ final class NamespaceTests: XCTestCase {
     }
 
     /// A process that changed its own ids still has a watcher afterwards, and it still acts.
+    /// Dropping privileges also clears PR_SET_PDEATHSIG; the library arms its own again, so a dropped
+    /// process that is stopped when its parent dies is still continued and ended.
     func testWatcherSurvivesSetuidInTheSameProcess() throws {
         try requireRoot()
+        for stopped in [false, true] {
+            try assertDroppedProcessDiesWithParent(stopped: stopped)
+        }
+    }
+
+    private func assertDroppedProcessDiesWithParent(stopped: Bool) throws {
         let script = """
         import os, signal
         os.setgroups([]); os.setgid(65534); os.setuid(65534)
         print("ready dropped", os.getpid(), flush=True)
         signal.pause()
         """
-        let root = try Child(["/bin/sh", "-c", "'\(Fixtures.python)' -c '\(script)' & echo ready sh $$; wait"],
+        // In a session of its own: in its parent's process group the kernel would continue it itself.
+        let root = try Child(["/bin/sh", "-c", "setsid '\(Fixtures.python)' -c '\(script)' & echo ready sh $$; wait"],
                              environment: guardedEnvironment())
         let ready = root.readyProcesses(count: 2)
         guard let dropped = ready.first(where: { $0.role == "dropped" })?.id else {
@@ -103,8 +112,12 @@ final class NamespaceTests: XCTestCase {
         }
         defer { killLeftovers([dropped]) }
         XCTAssertTrue(sleepUntil(timeout: 5) { ProcessTable.threadNames(of: dropped.pid).contains("orphanguard") })
+        if stopped {
+            kill(dropped.pid, SIGSTOP)
+            XCTAssertTrue(sleepUntil(timeout: 5) { ProcStat.read(dropped.pid)?.state == "T" })
+        }
         root.signal(SIGKILL)
-        XCTAssertNotNil(waitAllGone([dropped], timeout: 5), "the dropped process outlived its parent")
+        XCTAssertNotNil(waitAllGone([dropped], timeout: 5), "the dropped process (stopped: \(stopped)) outlived its parent")
     }
 
     /// PID 1 as the real parent is no reason to kill; a parent that dies under PID 1 is.

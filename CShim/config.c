@@ -207,8 +207,10 @@ static const char *apply(struct og_config *cfg, enum og_var var, const char *val
             cfg->watch = OG_WATCH_AUTO;
         else if (!strcmp(value, "poll"))
             cfg->watch = OG_WATCH_POLL;
+        else if (!strcmp(value, "kernel"))
+            cfg->watch = OG_WATCH_KERNEL;
         else
-            return "expected \"auto\" or \"poll\"";
+            return "expected \"auto\", \"poll\" or \"kernel\"";
         return NULL;
     case OG_VAR_QUIET:
         return parse_flag(value, &cfg->quiet) ? NULL : "expected 1 or 0";

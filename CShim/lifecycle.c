@@ -420,7 +420,8 @@ static void after_fork_in_child(void)
     g_parent_from_main = from_main;
     g_self.pid = getpid();
     g_self.start = 0;
-    g_threadless = false; /* a fork child of it is not the program that asked */
+    /* A fork child of a zygote is not the program that asked. */
+    g_threadless = g_cfg.watch == OG_WATCH_KERNEL;
     og_watch_forget_after_fork();
     og_mark_main_thread();
     if (!g_excluded) {
@@ -484,9 +485,9 @@ __attribute__((constructor)) static void orphanguard_init(int argc, char **argv)
         goto out;
     }
 
-    g_threadless = must_stay_single_threaded(argc, argv);
+    g_threadless = g_cfg.watch == OG_WATCH_KERNEL || must_stay_single_threaded(argc, argv);
     if (g_threadless)
-        og_debug("%s must stay single-threaded: relying on PR_SET_PDEATHSIG", comm);
+        og_debug("%s runs without a watcher thread: relying on PR_SET_PDEATHSIG", comm);
 
     pid_t ppid = getppid();
     g_parent_from_main = hint.present && hint.from_main;

@@ -31,7 +31,10 @@
 /* ---- configuration (config.c) ---------------------------------------- */
 
 enum og_scope { OG_SCOPE_PROCESS, OG_SCOPE_GROUP };
-enum og_watch { OG_WATCH_AUTO, OG_WATCH_POLL };
+/* auto: pidfd, else getppid() polling; poll: always polling; kernel: no
+ * watcher thread, PR_SET_PDEATHSIG alone (for programs that must stay
+ * single-threaded). */
+enum og_watch { OG_WATCH_AUTO, OG_WATCH_POLL, OG_WATCH_KERNEL };
 
 /* The user-settable variables, in the order of og_config.given[]. */
 enum og_var {

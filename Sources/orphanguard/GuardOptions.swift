@@ -18,7 +18,7 @@ struct GuardOptions: ParsableArguments {
     @Option(name: .long, help: "process: signal just the orphan; group: its whole process group. (default: process)")
     var scope: String?
 
-    @Option(name: .long, help: "auto: pidfd, else polling; poll: always poll getppid(). (default: auto)")
+    @Option(name: .long, help: "auto: pidfd, else polling; poll: always poll getppid(); kernel: no watcher thread, PR_SET_PDEATHSIG only. (default: auto)")
     var watch: String?
 
     @Option(name: .long, help: "Comma-separated program names (as in /proc/PID/comm) that may outlive their parent.")
@@ -48,8 +48,8 @@ struct GuardOptions: ParsableArguments {
         if let scope, !["process", "group"].contains(scope) {
             throw ValidationError("--scope: expected 'process' or 'group', got '\(scope)'")
         }
-        if let watch, !["auto", "poll"].contains(watch) {
-            throw ValidationError("--watch: expected 'auto' or 'poll', got '\(watch)'")
+        if let watch, !["auto", "poll", "kernel"].contains(watch) {
+            throw ValidationError("--watch: expected 'auto', 'poll' or 'kernel', got '\(watch)'")
         }
         if let exclude, exclude.utf8.count > 255 {
             throw ValidationError("--exclude: longer than 255 characters")

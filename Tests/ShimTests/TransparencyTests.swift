@@ -102,6 +102,22 @@ final class TransparencyTests: XCTestCase {
         print("teardown single-threaded zygote (PR_SET_PDEATHSIG): \(String(format: "%.1f", ms ?? -1)) ms")
     }
 
+    /// ORPHANGUARD_WATCH=kernel: no watcher thread in any process (Python 3.12+ warns at os.fork() in
+    /// a multi-threaded process); PR_SET_PDEATHSIG alone ends a child with its parent.
+    func testKernelWatchModeStartsNoThread() throws {
+        let fixture = try Fixtures.binary("single_thread_check")
+        let env = guardedEnvironment(["ORPHANGUARD_WATCH": "kernel"])
+        let single = try runCommand([fixture, "--type=renderer"], environment: env)
+        XCTAssertEqual(single.status, 0, single.err)
+        let root = try Child(["/bin/sh", "-c", "'\(fixture)' --type=worker --wait & wait"], environment: env)
+        let worker = root.readyPids(count: 1)
+        XCTAssertEqual(worker.count, 1, root.stderrText())
+        defer { killLeftovers(worker) }
+        XCTAssertEqual(ProcessTable.threadNames(of: root.pid).count, 1, "the shell has a watcher thread")
+        root.signal(SIGKILL)
+        XCTAssertNotNil(waitAllGone(worker, timeout: 5), "the worker outlived its parent")
+    }
+
     /// Settings injected into an explicit environment still apply in the child.
     func testSettingsReachChildrenOfExplicitEnvironments() throws {
         let env = guardedEnvironment(["ORPHANGUARD_SIGNAL": "INT"])

@@ -49,10 +49,7 @@ final class AdverseConditionsTests: XCTestCase {
         defer { killLeftovers(closer) }
         XCTAssertFalse(sleepUntil(timeout: 0.5) { closer.contains { !$0.isAlive } }, "a false kill: \(root.stderrText())")
         XCTAssertEqual(root.stderrText(), "")
-        root.signal(SIGKILL)
-        let ms = waitAllGone(closer, timeout: 5)
-        XCTAssertNotNil(ms, "the closer outlived its parent")
-        print("teardown after the watcher's descriptors were closed (poll 0.05 s): \(String(format: "%.1f", ms ?? -1)) ms")
+        assertGoneAfterKilling(root, closer, "after the watcher's descriptors were closed (poll 0.05 s)")
     }
 
     /// A stopped process (SIGSTOP, Ctrl-Z) stops its watcher with it. The kernel's SIGCONT on the
@@ -70,10 +67,7 @@ final class AdverseConditionsTests: XCTestCase {
         defer { killLeftovers([leaf]) }
         kill(leaf.pid, SIGSTOP)
         XCTAssertTrue(sleepUntil(timeout: 5) { ProcStat.read(leaf.pid)?.state == "T" })
-        root.signal(SIGKILL)
-        let ms = waitAllGone([leaf], timeout: 10)
-        XCTAssertNotNil(ms, "the stopped leaf outlived its parent")
-        print("teardown c/setsid, leaf stopped: \(String(format: "%.1f", ms ?? -1)) ms")
+        assertGoneAfterKilling(root, [leaf], "c/setsid, leaf stopped", timeout: 10)
         _ = root.waitExit(timeout: 5)
     }
 

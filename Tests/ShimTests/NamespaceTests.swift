@@ -48,10 +48,7 @@ final class NamespaceTests: XCTestCase {
         XCTAssertEqual(leaf.count, 1, root.stderrText())
         defer { killLeftovers(leaf) }
         XCTAssertEqual(root.stderrText(), "")
-        root.signal(SIGKILL)
-        let ms = waitAllGone(leaf, timeout: 5)
-        XCTAssertNotNil(ms, "a child that cannot see the library outlived its parent")
-        print("teardown child without the library (PR_SET_PDEATHSIG): \(String(format: "%.1f", ms ?? -1)) ms")
+        assertGoneAfterKilling(root, leaf, "child without the library (PR_SET_PDEATHSIG)")
     }
 
     func testPrivilegeDroppingProgramsStillWork() throws {
@@ -185,10 +182,7 @@ final class NamespaceTests: XCTestCase {
             let inside = ProcessTable.descendants(of: root.pid)
             defer { killLeftovers(inside) }
             XCTAssertEqual(inside.count, 3, "\(name): the wrapper, the tree's parent and its leaf")
-            root.signal(SIGKILL)
-            let ms = waitAllGone(inside, timeout: 5)
-            XCTAssertNotNil(ms, "\(name): \(inside.filter(\.isAlive)) outlived the wrapper's parent")
-            print("teardown \(name) after its parent's SIGKILL (grace 1 s), \(inside.count) processes: \(String(format: "%.1f", ms ?? -1)) ms")
+            assertGoneAfterKilling(root, inside, "\(name) after its parent's SIGKILL (grace 1 s), \(inside.count) processes")
         }
     }
 

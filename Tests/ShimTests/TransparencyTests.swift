@@ -96,10 +96,7 @@ final class TransparencyTests: XCTestCase {
         let zygote = root.readyPids(count: 1)
         XCTAssertEqual(zygote.count, 1, root.stderrText())
         defer { killLeftovers(zygote) }
-        root.signal(SIGKILL)
-        let ms = waitAllGone(zygote, timeout: 5)
-        XCTAssertNotNil(ms, "the zygote outlived its parent")
-        print("teardown single-threaded zygote (PR_SET_PDEATHSIG): \(String(format: "%.1f", ms ?? -1)) ms")
+        assertGoneAfterKilling(root, zygote, "single-threaded zygote (PR_SET_PDEATHSIG)")
     }
 
     /// ORPHANGUARD_WATCH=kernel: no watcher thread in any process (Python 3.12+ warns at os.fork() in
@@ -114,8 +111,7 @@ final class TransparencyTests: XCTestCase {
         XCTAssertEqual(worker.count, 1, root.stderrText())
         defer { killLeftovers(worker) }
         XCTAssertEqual(ProcessTable.threadNames(of: root.pid).count, 1, "the shell has a watcher thread")
-        root.signal(SIGKILL)
-        XCTAssertNotNil(waitAllGone(worker, timeout: 5), "the worker outlived its parent")
+        assertGoneAfterKilling(root, worker, "ORPHANGUARD_WATCH=kernel (PR_SET_PDEATHSIG)")
     }
 
     /// Settings injected into an explicit environment still apply in the child.

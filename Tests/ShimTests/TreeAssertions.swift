@@ -24,3 +24,17 @@ func assertTreeDies(_ name: String, _ argv: [String], ready: Int, signal sig: In
     _ = root.waitExit(timeout: 5)
     return ms
 }
+
+/// SIGKILLs `root`, asserts that every one of `ids` is gone within `timeout`, and prints the time
+/// under `name`.
+@discardableResult
+func assertGoneAfterKilling(_ root: Child, _ ids: [ProcessID], _ name: String, timeout: Double = 5,
+                            file: StaticString = #filePath, line: UInt = #line) -> Double? {
+    root.signal(SIGKILL)
+    let ms = waitAllGone(ids, timeout: timeout)
+    XCTAssertNotNil(ms, "\(name): \(ids.filter(\.isAlive)) outlived their parent", file: file, line: line)
+    if let ms {
+        print("teardown \(name): \(String(format: "%.1f", ms)) ms")
+    }
+    return ms
+}

@@ -59,11 +59,13 @@ static bool is_internal(const char *entry)
            has_name(entry, OG_ENV_ADDED "=", sizeof(OG_ENV_ADDED));
 }
 
-/* Does one LD_PRELOAD entry (len bytes) name a copy of the library, by its
- * file name? */
-static bool entry_names_library(const char *entry, size_t len)
+/* Does one LD_PRELOAD entry (len bytes) name a copy of the library: `library`
+ * itself (exact bytes long), or any file called liborphanguard.so? */
+static bool entry_names_library(const char *entry, size_t len, const char *library, size_t exact)
 {
     const size_t base = sizeof(OG_LIBRARY_BASENAME) - 1;
+    if (exact && len == exact && !memcmp(entry, library, len))
+        return true;
     return len >= base && !memcmp(entry + len - base, OG_LIBRARY_BASENAME, base) &&
            (len == base || entry[len - base - 1] == '/');
 }
@@ -75,15 +77,32 @@ bool og_preload_has_library(const char *value, const char *library)
     const size_t exact = library ? strlen(library) : 0;
     while (*value) {
         size_t len = strcspn(value, ": ");
-        if (exact && len == exact && !memcmp(value, library, len))
-            return true;
-        if (entry_names_library(value, len))
+        if (entry_names_library(value, len, library, exact))
             return true;
         value += len;
         if (*value)
             value++;
     }
     return false;
+}
+
+static size_t count_entries(char *const envp[])
+{
+    size_t count = 0;
+    for (char *const *e = envp; e && *e; e++)
+        count++;
+    return count;
+}
+
+/* Lays buf out as an array of `slots` pointers, aligned, followed by room for
+ * strings from *strings to *end; NULL if the array alone does not fit. */
+static char **pointer_array(void *buf, size_t len, size_t slots, char **strings, char **end)
+{
+    uintptr_t base = ((uintptr_t)buf + sizeof(char *) - 1) & ~(uintptr_t)(sizeof(char *) - 1);
+    char **out = (char **)base;
+    *strings = (char *)(out + slots);
+    *end = (char *)buf + len;
+    return (uintptr_t)*strings > (uintptr_t)*end ? NULL : out;
 }
 
 static const char *find_entry(char *const envp[], const char *name_eq, size_t len)
@@ -157,9 +176,7 @@ bool og_env_lacks_guard(char *const envp[], const struct og_inject *inject)
 
 size_t og_env_size(char *const envp[], const struct og_inject *inject)
 {
-    size_t count = 0;
-    for (char *const *e = envp; e && *e; e++)
-        count++;
+    size_t count = count_entries(envp);
     /* The new LD_PRELOAD, the added variables, ASAN_OPTIONS, PARENT, ADDED
      * and NULL. */
     size_t slots = count + inject->nvars + 5;
@@ -189,15 +206,9 @@ static bool append(char **cursor, char *end, const char *src, size_t len)
 
 char **og_env_build(char *const envp[], const struct og_inject *inject, void *buf, size_t len)
 {
-    size_t count = 0;
-    for (char *const *e = envp; e && *e; e++)
-        count++;
-    size_t slots = count + inject->nvars + 5;
-    uintptr_t base = ((uintptr_t)buf + sizeof(char *) - 1) & ~(uintptr_t)(sizeof(char *) - 1);
-    char **out = (char **)base;
-    char *strings = (char *)(out + slots);
-    char *end = (char *)buf + len;
-    if ((uintptr_t)strings > (uintptr_t)end)
+    char *strings, *end;
+    char **out = pointer_array(buf, len, count_entries(envp) + inject->nvars + 5, &strings, &end);
+    if (!out)
         return NULL;
 
     /* Every LD_PRELOAD entry is replaced by one: duplicates would let the
@@ -301,24 +312,16 @@ static bool entry_readable(const char *entry, size_t len)
 
 size_t og_env_unguarded_size(char *const envp[])
 {
-    size_t count = 0;
-    for (char *const *e = envp; e && *e; e++)
-        count++;
     const char *preload = find_preload(envp);
-    return (count + 2) * sizeof(char *) + (preload ? strlen(preload) + 1 : 0);
+    return (count_entries(envp) + 2) * sizeof(char *) + (preload ? strlen(preload) + 1 : 0);
 }
 
 char **og_env_build_unguarded(char *const envp[], const char *library, void *buf, size_t len)
 {
     const size_t exact = strlen(library);
-    size_t count = 0;
-    for (char *const *e = envp; e && *e; e++)
-        count++;
-    uintptr_t base = ((uintptr_t)buf + sizeof(char *) - 1) & ~(uintptr_t)(sizeof(char *) - 1);
-    char **out = (char **)base;
-    char *strings = (char *)(out + count + 1);
-    char *end = (char *)buf + len;
-    if ((uintptr_t)strings > (uintptr_t)end)
+    char *strings, *end;
+    char **out = pointer_array(buf, len, count_entries(envp) + 1, &strings, &end);
+    if (!out)
         return NULL;
 
     size_t n = 0;
@@ -334,8 +337,7 @@ char **og_env_build_unguarded(char *const envp[], const char *library, void *buf
         size_t kept = 0;
         for (const char *p = preload + sizeof(LD_PRELOAD_EQ) - 1; *p;) {
             size_t len_entry = strcspn(p, ": ");
-            bool ours = len_entry && ((len_entry == exact && !memcmp(p, library, exact)) ||
-                                      entry_names_library(p, len_entry));
+            bool ours = len_entry && entry_names_library(p, len_entry, library, exact);
             if (len_entry && !(ours && !entry_readable(p, len_entry))) {
                 if ((kept++ && !append(&strings, end, ":", 1)) || !append(&strings, end, p, len_entry))
                     return NULL;

@@ -41,6 +41,9 @@ static bool g_threadless; /* a process that must stay single-threaded */
 static struct og_proc g_self;
 static struct og_proc g_parent;
 static bool g_parent_from_main;
+/* The PR_SET_PDEATHSIG signal this process armed for itself (0: none), to
+ * arm again where the kernel clears it. */
+static int g_armed;
 static pthread_t g_main_thread;
 static char g_library[PATH_MAX];
 static const char *g_vars[OG_VAR_COUNT];
@@ -194,9 +197,11 @@ static void fill_inject(struct og_inject *inject, const char *parent_entry)
     inject->parent = parent_entry[0] ? parent_entry : NULL;
 }
 
-static bool arm_pdeathsig(void)
+/* Not for a vfork child, which shares g_armed with its parent. */
+static void arm_pdeathsig(int sig)
 {
-    return prctl(PR_SET_PDEATHSIG, (unsigned long)g_cfg.signal, 0, 0, 0) == 0;
+    if (prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0) == 0)
+        g_armed = sig;
 }
 
 /* A parent outside our pid namespace (getppid() is 0) can be neither named
@@ -207,7 +212,7 @@ static bool arm_pdeathsig(void)
  * is no init and gets the configured signal. */
 static void arm_pdeathsig_for_parent_outside(void)
 {
-    prctl(PR_SET_PDEATHSIG, getpid() == 1 ? SIGKILL : (unsigned long)g_cfg.signal, 0, 0, 0);
+    arm_pdeathsig(getpid() == 1 ? SIGKILL : g_cfg.signal);
 }
 
 /* A process born by a raw clone() (bubblewrap's pid-namespace init, container
@@ -332,7 +337,7 @@ static void disarm_if(int armed_by_exec)
 {
     int armed = 0;
     if (armed_by_exec && prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0) == 0 && armed == armed_by_exec)
-        prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+        arm_pdeathsig(0);
 }
 
 /* A stopped process (SIGSTOP, Ctrl-Z, SIGTTIN) stops its watcher with it and
@@ -346,7 +351,7 @@ static void arm_wake_on_parent_death(bool from_main, int armed_by_exec)
     int armed = 0;
     if (prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0) != 0 || (armed != 0 && armed != armed_by_exec))
         return; /* someone else's choice: setpriv --pdeathsig, the launcher */
-    prctl(PR_SET_PDEATHSIG, from_main ? SIGCONT : 0, 0, 0, 0);
+    arm_pdeathsig(from_main ? SIGCONT : 0);
 }
 
 /* No watcher thread runs here: none could be created, or none may be (the
@@ -357,7 +362,7 @@ static void guard_without_watcher(struct og_proc parent, bool from_main, int sig
 {
     if (!from_main)
         return;
-    prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0);
+    arm_pdeathsig(sig);
     /* Armed too late if the parent is already gone. */
     if (getppid() != parent.pid)
         kill(getpid(), sig);
@@ -380,15 +385,8 @@ void og_watcher_lost(bool children_in_other_pid_namespace)
 void og_after_credentials_change(void)
 {
     int armed = 0;
-    if (!g_active || g_excluded || !g_parent_from_main || og_in_vfork_child() ||
-        prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0) != 0 || armed != 0)
-        return;
-    if (getppid() == 0)
-        arm_pdeathsig_for_parent_outside();
-    else if (!og_watch_running())
-        arm_pdeathsig();
-    else
-        prctl(PR_SET_PDEATHSIG, g_cfg.signal == SIGKILL ? SIGKILL : SIGCONT, 0, 0, 0);
+    if (g_armed && prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0) == 0 && armed == 0)
+        arm_pdeathsig(g_armed);
 }
 
 static void watch_parent(struct og_proc parent, bool from_main, int armed_by_exec)
@@ -397,7 +395,7 @@ static void watch_parent(struct og_proc parent, bool from_main, int armed_by_exe
      * for: where it can, the kernel acts at once (the line is not printed). */
     bool kernel_kills = from_main && g_cfg.signal == SIGKILL;
     if (kernel_kills)
-        arm_pdeathsig();
+        arm_pdeathsig(SIGKILL);
     bool gone = getppid() != parent.pid;
     if (!g_threadless && og_watch_start(parent, gone)) {
         if (!kernel_kills)
@@ -420,6 +418,7 @@ static void after_fork_in_child(void)
     g_parent_from_main = from_main;
     g_self.pid = getpid();
     g_self.start = 0;
+    g_armed = 0; /* the kernel does not pass PR_SET_PDEATHSIG to a fork child */
     /* A fork child of a zygote is not the program that asked. */
     g_threadless = g_cfg.watch == OG_WATCH_KERNEL;
     og_watch_forget_after_fork();

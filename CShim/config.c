@@ -13,6 +13,8 @@
 
 #include "og.h"
 
+_Static_assert(OG_DEFAULT_SIGNAL == SIGTERM, "the documented default");
+
 static const char *const var_names[OG_VAR_COUNT] = {
     [OG_VAR_SIGNAL] = "ORPHANGUARD_SIGNAL",
     [OG_VAR_GRACE] = "ORPHANGUARD_GRACE",
@@ -146,6 +148,23 @@ const char *og_signal_name(int sig, char *buf, size_t len)
     return buf;
 }
 
+const char *og_signal_check(const char *text, int *sig)
+{
+    int parsed = og_signal_parse(text);
+    if (parsed < 0)
+        return "not a signal name or number";
+    if (parsed == SIGSTOP || parsed == SIGTSTP || parsed == SIGTTIN || parsed == SIGTTOU || parsed == SIGCONT)
+        return "stops or continues a process instead of ending it";
+    *sig = parsed;
+    return NULL;
+}
+
+int og_signal_effective(const char *text)
+{
+    int sig = OG_DEFAULT_SIGNAL;
+    return og_signal_check(text, &sig) ? OG_DEFAULT_SIGNAL : sig;
+}
+
 bool og_name_listed(const char *list, const char *comm)
 {
     size_t want = strlen(comm);
@@ -164,7 +183,7 @@ bool og_name_listed(const char *list, const char *comm)
 static void defaults(struct og_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->signal = SIGTERM;
+    cfg->signal = OG_DEFAULT_SIGNAL;
     cfg->grace_ms = 5000;
     cfg->poll_ms = 100;
     cfg->scope = OG_SCOPE_PROCESS;
@@ -177,13 +196,12 @@ static const char *apply(struct og_config *cfg, enum og_var var, const char *val
     long number;
     int sig;
     switch (var) {
-    case OG_VAR_SIGNAL:
-        if ((sig = og_signal_parse(value)) < 0)
-            return "not a signal name or number";
-        if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU || sig == SIGCONT)
-            return "stops or continues a process instead of ending it";
-        cfg->signal = sig;
-        return NULL;
+    case OG_VAR_SIGNAL: {
+        const char *problem = og_signal_check(value, &sig);
+        if (!problem)
+            cfg->signal = sig;
+        return problem;
+    }
     case OG_VAR_GRACE:
         if (!parse_seconds(value, 0, 86400 * 1000L, &number))
             return "not a number of seconds from 0 to 86400";
@@ -242,10 +260,9 @@ static const char *default_text(enum og_var var)
     }
 }
 
-void og_config_parse(struct og_config *cfg, char *const envp[], og_warn_fn warn)
+/* The value of each variable in envp: the first entry naming it counts. */
+static void collect_values(char *const envp[], const char *values[OG_VAR_COUNT])
 {
-    const char *values[OG_VAR_COUNT] = {0};
-    defaults(cfg);
     for (char *const *e = envp; e && *e; e++) {
         if (strncmp(*e, OG_ENV_PREFIX, sizeof(OG_ENV_PREFIX) - 1))
             continue;
@@ -255,6 +272,20 @@ void og_config_parse(struct og_config *cfg, char *const envp[], og_warn_fn warn)
                 values[v] = *e + n + 1;
         }
     }
+}
+
+const char *og_config_value(char *const envp[], enum og_var var)
+{
+    const char *values[OG_VAR_COUNT] = {0};
+    collect_values(envp, values);
+    return values[var];
+}
+
+void og_config_parse(struct og_config *cfg, char *const envp[], og_warn_fn warn)
+{
+    const char *values[OG_VAR_COUNT] = {0};
+    defaults(cfg);
+    collect_values(envp, values);
     /* Quiet first: it decides whether the other warnings are printed. */
     static const enum og_var order[OG_VAR_COUNT] = {
         OG_VAR_QUIET, OG_VAR_VERBOSE, OG_VAR_DISABLE, OG_VAR_SIGNAL, OG_VAR_GRACE,

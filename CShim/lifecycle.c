@@ -245,17 +245,11 @@ static void refresh_identity(void)
  * environment names one, else ours; 0 if that environment disables us. */
 static int signal_for(char *const envp[])
 {
-    int sig = g_cfg.signal;
-    for (char *const *e = envp; e && *e; e++) {
-        if (!strncmp(*e, "ORPHANGUARD_DISABLE=", 20) && og_flag_set(*e + 20))
-            return 0;
-        if (!strncmp(*e, "ORPHANGUARD_SIGNAL=", 19)) {
-            int parsed = og_signal_parse(*e + 19);
-            if (parsed > 0)
-                sig = parsed;
-        }
-    }
-    return sig;
+    const char *disable = og_config_value(envp, OG_VAR_DISABLE);
+    if (disable && og_flag_set(disable))
+        return 0;
+    const char *value = og_config_value(envp, OG_VAR_SIGNAL);
+    return value ? og_signal_effective(value) : g_cfg.signal;
 }
 
 void og_inject_for_exec(struct og_inject *inject, char *parent_buf, size_t len, char *const envp[])

@@ -51,6 +51,7 @@ enum og_var {
 };
 
 #define OG_VALUE_MAX 256
+#define OG_DEFAULT_SIGNAL 15 /* SIGTERM */
 
 struct og_config {
     int signal;        /* sent first when the parent is gone */
@@ -72,8 +73,19 @@ typedef void (*og_warn_fn)(const char *message);
 /* Fills cfg from the ORPHANGUARD_* entries of envp; each bad value produces
  * one call to warn (may be NULL) and keeps that setting's default. */
 void og_config_parse(struct og_config *cfg, char *const envp[], og_warn_fn warn);
+/* The value of `var` in envp as og_config_parse reads it (the first entry
+ * naming it), or NULL. No allocation: a vfork child may call it. */
+const char *og_config_value(char *const envp[], enum og_var var);
 /* "TERM", "SIGTERM", "term", "15", "RTMIN+2" -> signal number; -1 if invalid. */
 int og_signal_parse(const char *text);
+/* Can `text` be ORPHANGUARD_SIGNAL's value? NULL and *sig set if so, else
+ * what is wrong with it (a signal that stops or continues a process ends
+ * nothing). */
+const char *og_signal_check(const char *text, int *sig);
+/* The signal a process given ORPHANGUARD_SIGNAL=text sends when its parent
+ * dies: text's if og_signal_check accepts it, else the default. The one
+ * decision the watcher, PR_SET_PDEATHSIG before exec and the launcher share. */
+int og_signal_effective(const char *text);
 /* Writes "SIGTERM" or "SIG34" into buf. */
 const char *og_signal_name(int sig, char *buf, size_t len);
 /* Does a flag value say yes ("1", "true", "yes")? */

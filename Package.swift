@@ -1,11 +1,14 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// The preload library (CShim/) is deliberately not a SwiftPM target: SwiftPM links
+// The preload library (CShim/) is deliberately not a SwiftPM product: SwiftPM links
 // C-only dynamic products with swiftc, which adds libswiftCore and Swift start-up
 // objects to every guarded process. The BuildPreloadLibrary plugin compiles it with
 // the C compiler alone; its output is copied as a resource of LauncherSys, i.e. to
 // .build/<config>/orphanguard_LauncherSys.resources/liborphanguard.so.
+// OrphanguardCore is the part of CShim/ the launcher shares (settings, signal names,
+// CMD's environment, /proc/PID/stat): the same files, compiled a second time into
+// the launcher. None of them has a constructor.
 let package = Package(
     name: "orphanguard",
     products: [
@@ -21,6 +24,12 @@ let package = Package(
             path: "Plugins/BuildPreloadLibrary"
         ),
         .target(
+            name: "OrphanguardCore",
+            path: "CShim",
+            sources: ["config.c", "environ_inject.c", "proc_stat.c"],
+            publicHeadersPath: "include"
+        ),
+        .target(
             name: "LauncherSys",
             path: "Sources/LauncherSys",
             plugins: ["BuildPreloadLibrary"]
@@ -29,6 +38,7 @@ let package = Package(
             name: "orphanguard",
             dependencies: [
                 "LauncherSys",
+                "OrphanguardCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/orphanguard"

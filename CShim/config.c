@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "og.h"
+#include "include/og_core.h"
 
 _Static_assert(OG_DEFAULT_SIGNAL == SIGTERM, "the documented default");
 
@@ -59,9 +59,8 @@ static bool parse_long(const char *text, long min, long max, long *out)
     return true;
 }
 
-/* Seconds with up to three decimals ("5", "0.25", "1.5") -> milliseconds.
- * Written by hand: strtod depends on the host's locale. */
-static bool parse_seconds(const char *text, long min_ms, long max_ms, long *out_ms)
+/* Written by hand: strtod depends on the host's locale. */
+bool og_seconds_parse(const char *text, long min_ms, long max_ms, long *out_ms)
 {
     long whole = 0, frac = 0;
     int frac_digits = 0;
@@ -203,12 +202,12 @@ static const char *apply(struct og_config *cfg, enum og_var var, const char *val
         return problem;
     }
     case OG_VAR_GRACE:
-        if (!parse_seconds(value, 0, 86400 * 1000L, &number))
+        if (!og_seconds_parse(value, 0, 86400 * 1000L, &number))
             return "not a number of seconds from 0 to 86400";
         cfg->grace_ms = number;
         return NULL;
     case OG_VAR_POLL_INTERVAL:
-        if (!parse_seconds(value, 1, 60 * 1000L, &number))
+        if (!og_seconds_parse(value, 1, 60 * 1000L, &number))
             return "not a number of seconds from 0.001 to 60";
         cfg->poll_ms = number;
         return NULL;
@@ -281,7 +280,7 @@ const char *og_config_value(char *const envp[], enum og_var var)
     return values[var];
 }
 
-void og_config_parse(struct og_config *cfg, char *const envp[], og_warn_fn warn)
+void og_config_parse(struct og_config *cfg, char *const envp[], og_warn_fn warn, void *context)
 {
     const char *values[OG_VAR_COUNT] = {0};
     defaults(cfg);
@@ -301,7 +300,8 @@ void og_config_parse(struct og_config *cfg, char *const envp[], og_warn_fn warn)
                 char line[OG_VALUE_MAX + 160];
                 snprintf(line, sizeof(line), "ignoring %s=\"%.*s\": %s; using %s", var_names[v],
                          OG_VALUE_MAX, values[v], problem, default_text(v));
-                warn(line);
+                struct og_warning warning = {v, values[v], problem, line};
+                warn(context, &warning);
             }
             continue;
         }
@@ -309,4 +309,23 @@ void og_config_parse(struct og_config *cfg, char *const envp[], og_warn_fn warn)
         if (strlen(values[v]) < OG_VALUE_MAX)
             snprintf(cfg->given[v], sizeof(cfg->given[v]), "%s=%s", var_names[v], values[v]);
     }
+}
+
+const char *og_config_check(enum og_var var, const char *text)
+{
+    struct og_config scratch;
+    defaults(&scratch);
+    return var >= 0 && var < OG_VAR_COUNT ? apply(&scratch, var, text) : "unknown";
+}
+
+const char *og_config_name(enum og_var var)
+{
+    return var >= 0 && var < OG_VAR_COUNT ? var_names[var] : "";
+}
+
+bool og_opted_out(char *const envp[], const char *comm)
+{
+    struct og_config cfg;
+    og_config_parse(&cfg, envp, NULL, NULL);
+    return cfg.disabled || (cfg.exclude[0] && og_name_listed(cfg.exclude, comm));
 }

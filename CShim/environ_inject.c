@@ -35,7 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "og.h"
+#include "include/og_core.h"
 
 #define LD_PRELOAD_EQ "LD_PRELOAD="
 #define ASAN_OPTIONS_EQ OG_ASAN_OPTIONS "="

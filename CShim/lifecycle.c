@@ -53,81 +53,22 @@ bool og_active(void) { return g_active; }
 bool og_in_vfork_child(void) { return g_active && getpid() != g_self.pid; }
 const struct og_config *og_config(void) { return &g_cfg; }
 
-/* ---- /proc/PID/stat, async-signal-safe ------------------------------- */
+/* ---- the parent's identity ---------------------------------------------- */
 
-static size_t format_uint(char *out, unsigned long long value)
-{
-    char digits[24];
-    size_t n = 0;
-    do {
-        digits[n++] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value);
-    for (size_t i = 0; i < n; i++)
-        out[i] = digits[n - 1 - i];
-    return n;
-}
-
-const char *og_stat_read(const char *path, char *buf, size_t len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    ssize_t got;
-    do
-        got = read(fd, buf, len - 1);
-    while (got < 0 && errno == EINTR);
-    close(fd);
-    if (got <= 0)
-        return NULL;
-    buf[got] = '\0';
-    /* comm may hold spaces and parentheses: fields restart after the last ')'. */
-    char *p = strrchr(buf, ')');
-    return p && p[1] == ' ' && p[2] ? p + 2 : NULL;
-}
-
-bool og_stat_field(const char *fields, int n, unsigned long long *value)
-{
-    for (int field = 3; field < n; fields++) {
-        if (!*fields)
-            return false;
-        if (*fields == ' ')
-            field++;
-    }
-    if (*fields < '0' || *fields > '9')
-        return false;
-    *value = 0;
-    for (; *fields >= '0' && *fields <= '9'; fields++)
-        *value = *value * 10 + (unsigned)(*fields - '0');
-    return true;
-}
-
-/* Reads state and start time of pid; false if it does not exist. */
-static bool read_stat(pid_t pid, char *state, unsigned long long *start)
-{
-    char path[40] = "/proc/";
-    size_t len = 6 + format_uint(path + 6, (unsigned long long)pid);
-    memcpy(path + len, "/stat", 6);
-    char buf[1024];
-    const char *fields = og_stat_read(path, buf, sizeof(buf));
-    if (!fields || !og_stat_field(fields, 22, start))
-        return false;
-    *state = fields[0];
-    return true;
-}
-
-unsigned long long og_proc_start(pid_t pid)
+/* Start time of pid from /proc; 0 if it is gone. Async-signal-safe. */
+static unsigned long long proc_start(pid_t pid)
 {
     char state;
     unsigned long long start;
-    return read_stat(pid, &state, &start) ? start : 0;
+    return og_proc_stat(pid, &state, &start) ? start : 0;
 }
 
-bool og_proc_alive(pid_t pid, unsigned long long start)
+/* Is pid alive (not a zombie) with this start time? */
+static bool proc_alive(pid_t pid, unsigned long long start)
 {
     char state;
     unsigned long long actual;
-    if (!read_stat(pid, &state, &actual))
+    if (!og_proc_stat(pid, &state, &actual))
         return false;
     return state != 'Z' && state != 'X' && (start == 0 || actual == start);
 }
@@ -173,13 +114,13 @@ static void format_hint(char *buf, size_t len, struct og_proc parent, bool from_
 {
     char tmp[96] = OG_ENV_PARENT "=";
     size_t n = sizeof(OG_ENV_PARENT);
-    n += format_uint(tmp + n, (unsigned long long)parent.pid);
+    n += og_format_uint(tmp + n, (unsigned long long)parent.pid);
     tmp[n++] = ':';
-    n += format_uint(tmp + n, parent.start);
+    n += og_format_uint(tmp + n, parent.start);
     tmp[n++] = ':';
     tmp[n++] = from_main ? '1' : '0';
     tmp[n++] = ':';
-    n += format_uint(tmp + n, (unsigned long long)armed_signal);
+    n += og_format_uint(tmp + n, (unsigned long long)armed_signal);
     tmp[n] = '\0';
     if (n < len)
         memcpy(buf, tmp, n + 1);
@@ -261,14 +202,14 @@ void og_inject_for_exec(struct og_inject *inject, char *parent_buf, size_t len, 
          * its parent and pthread_self() is the thread that called vfork. Only
          * the (idempotent) start time may be written here. */
         if (!g_self.start)
-            g_self.start = og_proc_start(g_self.pid);
+            g_self.start = proc_start(g_self.pid);
         parent = g_self;
         from_main = pthread_equal(pthread_self(), g_main_thread);
     } else {
         /* A fork child (the atfork handler made g_parent its parent) or a
          * plain exec, which keeps the parent. */
         if (!g_parent.start)
-            g_parent.start = og_proc_start(g_parent.pid);
+            g_parent.start = proc_start(g_parent.pid);
         parent = g_parent;
         from_main = g_parent_from_main;
     }
@@ -295,7 +236,7 @@ void og_inject_for_spawn(struct og_inject *inject, char *parent_buf, size_t len)
 {
     refresh_identity();
     if (!g_self.start)
-        g_self.start = og_proc_start(g_self.pid);
+        g_self.start = proc_start(g_self.pid);
     format_hint(parent_buf, len, g_self, pthread_equal(pthread_self(), g_main_thread), 0);
     fill_inject(inject, parent_buf);
 }
@@ -448,7 +389,7 @@ __attribute__((constructor)) static void orphanguard_init(int argc, char **argv)
     int saved_errno = errno;
     og_resolve_exec_next();
     /* Settings first: the ones exec added count, and are passed on. */
-    og_config_parse(&g_cfg, environ, og_warn_line);
+    og_config_parse(&g_cfg, environ, og_warn_line, NULL);
     char hint_value[96];
     og_env_restore(hint_value, sizeof(hint_value));
 
@@ -491,7 +432,7 @@ __attribute__((constructor)) static void orphanguard_init(int argc, char **argv)
         og_debug("parent outside this pid namespace: relying on PR_SET_PDEATHSIG");
         goto out;
     }
-    if (hint.present && hint.proc.pid != ppid && !og_proc_alive(hint.proc.pid, hint.proc.start)) {
+    if (hint.present && hint.proc.pid != ppid && !proc_alive(hint.proc.pid, hint.proc.start)) {
         g_parent = hint.proc;
         og_watch_start(g_parent, true);
         goto out;

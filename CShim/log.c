@@ -48,7 +48,8 @@ void og_debug(const char *fmt, ...)
     va_end(args);
 }
 
-void og_warn_line(const char *message)
+void og_warn_line(void *context, const struct og_warning *warning)
 {
-    og_log("%s", message);
+    (void)context;
+    og_log("%s", warning->line);
 }

@@ -16,115 +16,7 @@
 #ifndef ORPHANGUARD_OG_H
 #define ORPHANGUARD_OG_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <sys/types.h>
-
-#define OG_ENV_PREFIX "ORPHANGUARD_"
-#define OG_ENV_PARENT "ORPHANGUARD_PARENT"
-#define OG_ENV_ADDED "ORPHANGUARD_ADDED"
-#define OG_LIBRARY_BASENAME "liborphanguard.so"
-/* See environ_inject.c: the link-order check of ASan's shared runtime. */
-#define OG_ASAN_OPTIONS "ASAN_OPTIONS"
-#define OG_ASAN_LINK_ORDER "verify_asan_link_order=0"
-
-/* ---- configuration (config.c) ---------------------------------------- */
-
-enum og_scope { OG_SCOPE_PROCESS, OG_SCOPE_GROUP };
-/* auto: pidfd, else getppid() polling; poll: always polling; kernel: no
- * watcher thread, PR_SET_PDEATHSIG alone (for programs that must stay
- * single-threaded). */
-enum og_watch { OG_WATCH_AUTO, OG_WATCH_POLL, OG_WATCH_KERNEL };
-
-/* The user-settable variables, in the order of og_config.given[]. */
-enum og_var {
-    OG_VAR_SIGNAL,
-    OG_VAR_GRACE,
-    OG_VAR_POLL_INTERVAL,
-    OG_VAR_SCOPE,
-    OG_VAR_WATCH,
-    OG_VAR_QUIET,
-    OG_VAR_VERBOSE,
-    OG_VAR_EXCLUDE,
-    OG_VAR_DISABLE,
-    OG_VAR_COUNT
-};
-
-#define OG_VALUE_MAX 256
-#define OG_DEFAULT_SIGNAL 15 /* SIGTERM */
-
-struct og_config {
-    int signal;        /* sent first when the parent is gone */
-    long grace_ms;     /* then SIGKILL after this long */
-    long poll_ms;      /* getppid() fallback interval */
-    enum og_scope scope;
-    enum og_watch watch;
-    bool quiet;
-    bool verbose;
-    bool disabled;
-    char exclude[OG_VALUE_MAX];
-    /* "NAME=value" exactly as this process received each variable (also the
-     * ones the constructor strips again), so exec can pass them on. */
-    char given[OG_VAR_COUNT][sizeof(OG_ENV_PREFIX) + 16 + OG_VALUE_MAX];
-};
-
-typedef void (*og_warn_fn)(const char *message);
-
-/* Fills cfg from the ORPHANGUARD_* entries of envp; each bad value produces
- * one call to warn (may be NULL) and keeps that setting's default. */
-void og_config_parse(struct og_config *cfg, char *const envp[], og_warn_fn warn);
-/* The value of `var` in envp as og_config_parse reads it (the first entry
- * naming it), or NULL. No allocation: a vfork child may call it. */
-const char *og_config_value(char *const envp[], enum og_var var);
-/* "TERM", "SIGTERM", "term", "15", "RTMIN+2" -> signal number; -1 if invalid. */
-int og_signal_parse(const char *text);
-/* Can `text` be ORPHANGUARD_SIGNAL's value? NULL and *sig set if so, else
- * what is wrong with it (a signal that stops or continues a process ends
- * nothing). */
-const char *og_signal_check(const char *text, int *sig);
-/* The signal a process given ORPHANGUARD_SIGNAL=text sends when its parent
- * dies: text's if og_signal_check accepts it, else the default. The one
- * decision the watcher, PR_SET_PDEATHSIG before exec and the launcher share. */
-int og_signal_effective(const char *text);
-/* Writes "SIGTERM" or "SIG34" into buf. */
-const char *og_signal_name(int sig, char *buf, size_t len);
-/* Does a flag value say yes ("1", "true", "yes")? */
-bool og_flag_set(const char *text);
-/* Is `comm` one of the comma-separated names in `list`? */
-bool og_name_listed(const char *list, const char *comm);
-
-/* ---- explicit environments (environ_inject.c) -------------------------- */
-
-struct og_inject {
-    const char *library;       /* absolute path of this library */
-    const char *const *vars;   /* "NAME=value": added when NAME is missing */
-    size_t nvars;
-    const char *parent;        /* "ORPHANGUARD_PARENT=...", always replaced */
-};
-
-/* Bytes og_env_build needs for envp (pointer array and strings). */
-size_t og_env_size(char *const envp[], const struct og_inject *inject);
-/* Builds, inside buf, the environment an exec'd child gets: envp with our
- * library in LD_PRELOAD (prepended, other entries kept), the missing
- * configuration variables, ASAN_OPTIONS with the link-order check off, a
- * fresh ORPHANGUARD_PARENT and an ORPHANGUARD_ADDED naming what was added.
- * Async-signal-safe: no allocation. NULL if len is too small. */
-char **og_env_build(char *const envp[], const struct og_inject *inject, void *buf, size_t len);
-/* Does envp lack the library or a setting? (ASAN_OPTIONS does not count:
- * system() and popen() run /bin/sh, which adds it for what it execs.) */
-bool og_env_lacks_guard(char *const envp[], const struct og_inject *inject);
-/* Does an LD_PRELOAD value name `library`, or any liborphanguard.so? */
-bool og_preload_has_library(const char *value, const char *library);
-/* Can this process (in its root and mount namespace, with its effective
- * ids) read the library, as the loader of an exec'd image must? */
-bool og_library_readable(const char *library);
-/* Bytes og_env_build_unguarded needs for envp. */
-size_t og_env_unguarded_size(char *const envp[]);
-/* Builds, inside buf, envp as given minus the LD_PRELOAD entries naming a
- * copy of the library (`library`, or any liborphanguard.so) that cannot be
- * read; LD_PRELOAD goes if nothing is left. For an exec the library cannot
- * follow. Async-signal-safe. NULL if len is too small. */
-char **og_env_build_unguarded(char *const envp[], const char *library, void *buf, size_t len);
+#include "include/og_core.h"
 
 /* ---- the program's own environment (environ_restore.c) ------------------ */
 
@@ -133,21 +25,6 @@ char **og_env_build_unguarded(char *const envp[], const char *library, void *buf
 void og_env_restore(char *parent_hint, size_t len);
 
 /* ---- process state (lifecycle.c) --------------------------------------- */
-
-struct og_proc {
-    pid_t pid;
-    unsigned long long start; /* /proc/PID/stat field 22; 0 = not read yet */
-};
-
-/* Reads a /proc stat file into buf; returns its fields from the state (field
- * 3) on, or NULL. Async-signal-safe. */
-const char *og_stat_read(const char *path, char *buf, size_t len);
-/* Field n (>= 3) of what og_stat_read returned, as a number; false if absent. */
-bool og_stat_field(const char *fields, int n, unsigned long long *value);
-/* Start time of pid from /proc; 0 if it is gone. Async-signal-safe. */
-unsigned long long og_proc_start(pid_t pid);
-/* Is pid alive (not a zombie) with this start time? Async-signal-safe. */
-bool og_proc_alive(pid_t pid, unsigned long long start);
 
 /* Is the library active in this process (loaded, not disabled)? */
 bool og_active(void);
@@ -218,6 +95,7 @@ void og_mark_main_thread(void);
 void og_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Only when verbose. */
 void og_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void og_warn_line(const char *message);
+/* og_config_parse's warning callback: the warning's line, as og_log. */
+void og_warn_line(void *context, const struct og_warning *warning);
 
 #endif

@@ -11,7 +11,11 @@ struct BuildPreloadLibrary: BuildToolPlugin {
         let shim = context.package.directoryURL.appending(path: "CShim")
         let entries = try FileManager.default.contentsOfDirectory(atPath: shim.path).sorted()
         let sources = entries.filter { $0.hasSuffix(".c") }.map { shim.appending(path: $0) }
+        let include = shim.appending(path: "include")
+        let publicHeaders = try FileManager.default.contentsOfDirectory(atPath: include.path).sorted()
+            .filter { $0.hasSuffix(".h") }.map { include.appending(path: $0) }
         let headers = entries.filter { $0.hasSuffix(".h") || $0.hasSuffix(".map") }.map { shim.appending(path: $0) }
+            + publicHeaders
         let output = context.pluginWorkDirectoryURL.appending(path: "liborphanguard.so")
         let compiler = try cCompiler(context)
         let flags = [

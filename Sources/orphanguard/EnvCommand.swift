@@ -21,21 +21,21 @@ struct Env: ParsableCommand {
     var shell: Shell = .sh
 
     func run() throws {
-        let library: String
-        do {
-            library = try Library.locate()
-        } catch {
-            fail("\(error)")
+        let library = try Library.locate()
+        let own = currentEnvironment()
+        let guarded = guardedEnvironment(own, library: library)
+        // The loader reads the last LD_PRELOAD, ASan the first ASAN_OPTIONS.
+        func value(_ name: String, in environment: [String]) -> String? {
+            let entries = environment.filter { $0.hasPrefix(name + "=") }
+            return (name == "LD_PRELOAD" ? entries.last : entries.first).map { String($0.dropFirst(name.count + 1)) }
         }
-        let current = getenv("LD_PRELOAD").map { String(cString: $0) }
-        var variables = [("LD_PRELOAD", Library.preloadValue(library: library, current: current))]
+        var variables = [("LD_PRELOAD", value("LD_PRELOAD", in: guarded) ?? library)]
             + options.variables.map { ($0.name, $0.value) }
         // The shell's own children are exec'd by a shell without the library, so they get ASan's
         // switch from here, visibly: a marker telling them to drop it would also drop a value the
         // user sets later.
-        let asanCurrent = getenv(AsanLinkOrder.variable).map { String(cString: $0) }
-        if let asan = AsanLinkOrder.adjusted(current: asanCurrent) {
-            variables.append((AsanLinkOrder.variable, asan.value))
+        if let asan = value("ASAN_OPTIONS", in: guarded), asan != value("ASAN_OPTIONS", in: own) {
+            variables.append(("ASAN_OPTIONS", asan))
         }
         for (name, value) in variables {
             switch shell {
@@ -56,10 +56,6 @@ struct Lib: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the path of liborphanguard.so.")
 
     func run() throws {
-        do {
-            print(try Library.locate())
-        } catch {
-            fail("\(error)")
-        }
+        print(try Library.locate())
     }
 }

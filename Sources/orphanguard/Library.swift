@@ -92,11 +92,4 @@ enum Library {
         defer { free(resolved) }
         return String(cString: resolved)
     }
-
-    /// `current` with the library first, other entries kept, other copies of the library dropped.
-    static func preloadValue(library: String, current: String?) -> String {
-        let others = (current ?? "").split(whereSeparator: { $0 == ":" || $0 == " " }).map(String.init)
-            .filter { $0 != library && !$0.hasSuffix("/" + fileName) && $0 != fileName }
-        return ([library] + others).joined(separator: ":")
-    }
 }

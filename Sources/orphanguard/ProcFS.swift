@@ -75,18 +75,8 @@ enum ProcFS {
     /// ORPHANGUARD_DISABLE=1, or by listing its own name in ORPHANGUARD_EXCLUDE?
     static func optedOut(_ pid: pid_t, name: String) -> Bool {
         guard let bytes = readFile("/proc/\(pid)/environ", limit: 1 << 20) else { return false }
-        for entry in bytes.split(separator: 0) {
-            let text = String(decoding: entry, as: UTF8.self)
-            if text.hasPrefix("ORPHANGUARD_DISABLE="),
-               ["1", "true", "yes"].contains(text.dropFirst("ORPHANGUARD_DISABLE=".count).lowercased()) {
-                return true
-            }
-            if text.hasPrefix("ORPHANGUARD_EXCLUDE="),
-               text.dropFirst("ORPHANGUARD_EXCLUDE=".count).split(separator: ",").contains(Substring(name)) {
-                return true
-            }
-        }
-        return false
+        return orphanguard.optedOut(environment: bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) },
+                                    name: name)
     }
 
     static func isZombieOrGone(_ pid: pid_t) -> Bool {

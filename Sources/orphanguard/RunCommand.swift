@@ -29,51 +29,27 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        let library: String
-        do {
-            library = try Library.locate()
-        } catch {
-            fail("\(error)")
-        }
+        let library = try Library.locate()
+        let environment = childEnvironment(library: library)
+        // What CMD's library will use, inherited variables included: the launcher acts the same way.
+        let settings = Settings(environment: environment)
         let supervisor = Supervisor(policy: .init(
-            signal: options.signalNumber,
-            graceMilliseconds: options.graceMilliseconds,
+            signal: settings.signal,
+            graceMilliseconds: settings.graceMilliseconds,
             forwardToGroup: processGroup,
-            quiet: options.quiet,
-            verbose: options.verbose,
-            excluded: options.excludedNames
+            quiet: settings.quiet,
+            verbose: settings.verbose,
+            excluded: settings.excludedNames
         ))
-        let status = try supervisor.run(command, environment: childEnvironment(library: library))
+        let status = try supervisor.run(command, environment: environment)
         Glibc.exit(status)
     }
 
-    /// Our environment with the library prepended to LD_PRELOAD, the settings given as options, and
-    /// ASan's link-order check off (given back to CMD by the library's constructor).
+    /// Our environment with the settings given as options, prepared by the library's own builder: the
+    /// library first in LD_PRELOAD and ASan's link-order check off (given back to CMD by the library's
+    /// constructor).
     private func childEnvironment(library: String) -> [String] {
-        var entries: [String] = []
-        var current: String?
-        var asanIndex: Int?
-        var cursor = environ
-        while let entry = cursor.pointee {
-            let text = String(cString: entry)
-            if text.hasPrefix("LD_PRELOAD=") {
-                if current == nil { current = String(text.dropFirst("LD_PRELOAD=".count)) }
-            } else if !options.variables.contains(where: { text.hasPrefix($0.name + "=") }),
-                      !text.hasPrefix("ORPHANGUARD_LIBRARY="), !text.hasPrefix("ORPHANGUARD_ADDED="),
-                      !text.hasPrefix("ORPHANGUARD_PARENT=") {
-                if asanIndex == nil, text.hasPrefix(AsanLinkOrder.variable + "=") { asanIndex = entries.count }
-                entries.append(text)
-            }
-            cursor += 1
-        }
-        entries.append("LD_PRELOAD=" + Library.preloadValue(library: library, current: current))
-        entries += options.variables.map { "\($0.name)=\($0.value)" }
-        let asanCurrent = asanIndex.map { String(entries[$0].dropFirst(AsanLinkOrder.variable.count + 1)) }
-        if let asan = AsanLinkOrder.adjusted(current: asanCurrent) {
-            let entry = AsanLinkOrder.variable + "=" + asan.value
-            if let asanIndex { entries[asanIndex] = entry } else { entries.append(entry) }
-            entries.append("ORPHANGUARD_ADDED=" + asan.added)
-        }
-        return entries
+        let own = currentEnvironment().filter { !$0.hasPrefix("ORPHANGUARD_LIBRARY=") }
+        return guardedEnvironment(options.applied(to: own), library: library)
     }
 }

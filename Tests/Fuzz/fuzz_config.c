@@ -10,9 +10,10 @@
 #include "../../CShim/og.h"
 
 static int warnings;
-static void count_warning(const char *message)
+static void count_warning(void *context, const struct og_warning *warning)
 {
-    if (strlen(message) == 0)
+    (void)context;
+    if (strlen(warning->line) == 0 || !warning->problem || strcmp(og_config_check(warning->var, warning->value), warning->problem))
         abort();
     warnings++;
 }
@@ -29,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     envp[n] = NULL;
 
     struct og_config cfg;
-    og_config_parse(&cfg, envp, count_warning);
+    og_config_parse(&cfg, envp, count_warning, NULL);
     /* Whatever came in, the settings are in range. */
     if (cfg.signal < 1 || cfg.signal > 64 || cfg.grace_ms < 0 || cfg.grace_ms > 86400000L ||
         cfg.poll_ms < 1 || cfg.poll_ms > 60000)

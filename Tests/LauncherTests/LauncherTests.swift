@@ -36,12 +36,12 @@ final class LauncherTests: XCTestCase {
             (["run"], "no command given after '--'"),
             (["run", "sleep", "1"], "no command given after '--'"),
             (["run", "--bogus", "--", "true"], "Unknown option '--bogus'"),
-            (["run", "--signal", "BOGUS", "--", "true"], "--signal: 'BOGUS' is not a signal name or number"),
+            (["run", "--signal", "BOGUS", "--", "true"], "The value 'BOGUS' is invalid for '--signal <signal>'"),
             (["run", "--signal", "stop", "--", "true"], "--signal: SIGSTOP stops or continues a process instead of ending it"),
-            (["run", "--grace", "-1", "--", "true"], "--grace: '-1' is not a number of seconds"),
-            (["run", "--grace", "abc", "--", "true"], "--grace: 'abc'"),
+            (["run", "--grace", "-1", "--", "true"], "The value '-1' is invalid for '--grace <seconds>'"),
+            (["run", "--grace", "abc", "--", "true"], "The value 'abc' is invalid for '--grace <seconds>'"),
             (["run", "--poll-interval", "0", "--", "true"], "--poll-interval: '0'"),
-            (["run", "--scope", "all", "--", "true"], "--scope: expected 'process' or 'group'"),
+            (["run", "--scope", "all", "--", "true"], "The value 'all' is invalid for '--scope <scope>'. Please provide one of 'process' and 'group'."),
             (["frobnicate"], "Unexpected argument 'frobnicate'"),
         ]
         for (args, message) in cases {
@@ -50,6 +50,24 @@ final class LauncherTests: XCTestCase {
             XCTAssertTrue(result.err.hasPrefix("orphanguard: "), "\(args): \(result.err)")
             XCTAssertTrue(result.err.contains(message), "\(args): \(result.err)")
             XCTAssertEqual(result.err.split(separator: "\n").count, 1, "\(args): \(result.err)")
+        }
+    }
+
+    /// The launcher reads a value exactly as the library does: what every guarded process would
+    /// ignore (with a warning, falling back to the default) is refused before anything is spawned.
+    func testValuesTheLibraryRefusesAreRefused() throws {
+        let marker = NSTemporaryDirectory() + "orphanguard-refused-\(getpid())"
+        let cases = [["--grace", "2.-1"], ["--grace", "+1"], ["--grace", "1.2345"], ["--grace", " 1"],
+                     ["--poll-interval", "+0.5"], ["--poll-interval", "61"], ["--signal", "+15"],
+                     ["--signal", "RTMIN+-1"], ["--signal", "cont"], ["--signal", "65"]]
+        for option in cases {
+            let result = try runLauncher(["run"] + option + ["--", "/usr/bin/touch", marker])
+            XCTAssertEqual(result.status, 2, "\(option): \(result.err)")
+            XCTAssertTrue(result.err.hasPrefix("orphanguard: ") && result.err.contains("'\(option[1])'") ||
+                          result.err.contains("SIGCONT"), "\(option): \(result.err)")
+            XCTAssertEqual(result.err.split(separator: "\n").count, 1, "\(option): \(result.err)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "spawned despite \(option)")
+            unlink(marker)
         }
     }
 

@@ -3,7 +3,8 @@ import TestSupport
 import XCTest
 
 /// The library is loaded into every guarded process: it must NEED libc alone and export only the
-/// interposed libc functions.
+/// interposed libc functions. Its constructor is its own: the launcher links the same core files
+/// (OrphanguardCore) without it.
 final class LibraryFileTests: XCTestCase {
     func testNeedsOnlyLibc() throws {
         let result = try runCommand(["/usr/bin/readelf", "-d", Paths.library], environment: guardedEnvironment(preload: false))
@@ -23,5 +24,16 @@ final class LibraryFileTests: XCTestCase {
                              "unshare", "setns", "setuid", "setgid", "seteuid", "setegid", "setreuid",
                              "setregid", "setresuid", "setresgid", "setgroups"]
         XCTAssertEqual(exported, expected)
+    }
+
+    func testOnlyThePreloadLibraryHasTheConstructor() throws {
+        let env = guardedEnvironment(preload: false)
+        let library = try runCommand(["/usr/bin/nm", Paths.library], environment: env)
+        XCTAssertEqual(library.status, 0, library.err)
+        XCTAssertTrue(library.out.contains(" orphanguard_init\n"), "the library's constructor is missing")
+        let launcher = try runCommand(["/usr/bin/nm", Paths.launcher], environment: env)
+        XCTAssertEqual(launcher.status, 0, launcher.err)
+        XCTAssertTrue(launcher.out.contains(" og_config_parse\n"), "the launcher does not link the core")
+        XCTAssertFalse(launcher.out.contains("orphanguard_init"), "the launcher carries the library's constructor")
     }
 }

@@ -1,0 +1,85 @@
+import Glibc
+import OrphanguardCore
+
+/// The launcher's side of CShim's core (OrphanguardCore): the rules the library applies in every
+/// guarded process, called here instead of being written a second time in Swift.
+
+/// Calls `body` with `strings` as a NULL-terminated C array, as an envp.
+func withCStringArray<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> T) -> T {
+    let pointers = strings.map { strdup($0) } + [nil]
+    defer { pointers.forEach { free($0) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// The strings of a NULL-terminated C array.
+private func strings(_ array: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> [String] {
+    var result: [String] = []
+    var cursor = array
+    while let entry = cursor.pointee {
+        result.append(String(cString: entry))
+        cursor += 1
+    }
+    return result
+}
+
+/// The settings a process with this environment runs with, as the library decides them.
+struct Settings {
+    let config: og_config
+
+    /// Parses `environment` as the library's constructor does; `warn` gets each value it ignores.
+    init(environment: [String], warn: ((og_warning) -> Void)? = nil) {
+        var config = og_config()
+        withCStringArray(environment) { envp in
+            guard var warn else { return og_config_parse(&config, envp, nil, nil) }
+            withUnsafeMutablePointer(to: &warn) { context in
+                og_config_parse(&config, envp, { context, warning in
+                    guard let context, let warning else { return }
+                    context.assumingMemoryBound(to: ((og_warning) -> Void).self).pointee(warning.pointee)
+                }, context)
+            }
+        }
+        self.config = config
+    }
+
+    var signal: Int32 { config.signal }
+    var graceMilliseconds: Int { config.grace_ms }
+    var quiet: Bool { config.quiet }
+    var verbose: Bool { config.verbose }
+    var excludedNames: [String] {
+        withUnsafeBytes(of: config.exclude) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            .split(separator: ",").map(String.init)
+    }
+}
+
+/// `environment` as an exec'd child of a guarded process gets it: the library first in LD_PRELOAD
+/// and ASan's link-order check off (marked in ORPHANGUARD_ADDED so that CMD gets its own value back).
+func guardedEnvironment(_ environment: [String], library: String) -> [String] {
+    withCStringArray(environment) { envp in
+        library.withCString { path in
+            var inject = og_inject(library: path, vars: nil, nvars: 0, parent: nil)
+            let size = og_env_size(envp, &inject)
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: MemoryLayout<UnsafeRawPointer>.alignment)
+            defer { buffer.deallocate() }
+            guard let built = og_env_build(envp, &inject, buffer, size) else { return environment }
+            return strings(built)
+        }
+    }
+}
+
+/// Did a process with this environment and name opt out of the guard?
+func optedOut(environment: [String], name: String) -> Bool {
+    withCStringArray(environment) { og_opted_out($0, name) }
+}
+
+/// The current process's environment.
+func currentEnvironment() -> [String] {
+    strings(environ)
+}
+
+enum Signals {
+    /// "SIGTERM", "SIG34".
+    static func name(_ number: Int32) -> String {
+        var buffer = [CChar](repeating: 0, count: 24)
+        return String(cString: og_signal_name(number, &buffer, buffer.count))
+    }
+}

@@ -13,7 +13,6 @@
  * the parent.
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -27,7 +26,6 @@
 #define STACK_ENV_LIMIT (16 * 1024)
 
 typedef int (*execvpe_fn)(const char *, char *const[], char *const[]);
-typedef int (*fexecve_fn)(int, char *const[], char *const[]);
 
 /* What we add can take an environment that just fits over the kernel's limit
  * on arguments and environment (E2BIG): then the program's own environment
@@ -78,24 +76,12 @@ int og_with_guarded_env(bool from_exec, char *const envp[], og_env_call call, vo
     return result;
 }
 
-void *og_next(void **cache, const char *name)
-{
-    /* What a vfork or fork child may call is resolved in the constructor
-     * (og_resolve_exec_next), so those children never take the loader's
-     * lock here; the spawn functions run in ordinary context. */
-    void *next = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
-    if (!next) {
-        /* Threads may race here; each finds the same symbol. */
-        next = dlsym(RTLD_NEXT, name);
-        __atomic_store_n(cache, next, __ATOMIC_RELEASE);
-    }
-    return next;
-}
-
 static void *next_execvpe;
-static void *next_fexecve;
 
-void og_resolve_exec_next(void)
+/* execvp, execvpe and execlp run in vfork children, where dlsym could wait
+ * forever for a loader lock another thread of the parent holds: the next
+ * execvpe is resolved before main(). */
+__attribute__((constructor)) static void resolve_exec_next(void)
 {
     og_next(&next_execvpe, "execvpe");
 }
@@ -137,11 +123,19 @@ static int call_fexecve(void *ctx, char *const env[])
     struct exec_args *a = ctx;
     int result = (int)syscall(SYS_execveat, a->fd, "", a->argv, env, AT_EMPTY_PATH);
     if (result < 0 && errno == ENOSYS) {
-        /* Kernels before 3.19 (where vfork children are rare): glibc's own
-         * fallback goes through /proc. */
-        fexecve_fn next = (fexecve_fn)og_next(&next_fexecve, "fexecve");
-        if (next)
-            return next(a->fd, a->argv, env);
+        /* Kernels before 3.19: glibc's own fallback, through /proc, written
+         * out here because dlsym is no call for a vfork child. */
+        char path[40] = "/proc/self/fd/";
+        size_t len = sizeof("/proc/self/fd/") - 1;
+        if (a->fd < 0) {
+            errno = EBADF;
+            return -1;
+        }
+        path[len + og_format_uint(path + len, (unsigned long long)a->fd)] = '\0';
+        result = (int)syscall(SYS_execve, path, a->argv, env);
+        /* As glibc: without /proc the call cannot be made at all. */
+        if (result < 0 && errno == ENOENT)
+            errno = ENOSYS;
     }
     return result;
 }

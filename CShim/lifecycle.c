@@ -2,27 +2,21 @@
  * Where the guard starts: the constructor of every process that loads the
  * library, and the atfork child handler of every fork() (fork-only workers run
  * no constructor, and neither the watcher thread nor PR_SET_PDEATHSIG survives
- * fork).
+ * fork). Also what exec and spawn need to know about this process.
  *
  * Who is the parent? getppid() at constructor time can already be a reaper if
  * the parent died between fork and constructor, so exec passes the real one in
- * ORPHANGUARD_PARENT=<pid>:<start time>:<forked from its main thread>:<signal
- * exec armed PR_SET_PDEATHSIG with>. A parent that differs from
- * getppid() and is gone means we are already orphaned; one that is still alive
- * means the variable is stale (it came through a program that does not load us,
+ * ORPHANGUARD_PARENT (parent_hint.c). A parent that differs from getppid()
+ * and is gone means we are already orphaned; one that is still alive means
+ * the variable is stale (it came through a program that does not load us,
  * such as a static binary) and getppid() is right.
  *
- * PR_SET_PDEATHSIG fires when the parent *thread* that forked us exits, so it is
- * armed only where that thread was the parent's main thread. With the
- * configured signal only where the watcher thread cannot run: before exec
- * (static children, and the window until the constructor), in a pid
- * namespace's init, or when the thread cannot be created. Beside a running
- * watcher it carries SIGCONT, which only wakes a stopped process.
+ * The watcher thread (watcher.c) guards the process; PR_SET_PDEATHSIG
+ * (pdeathsig.c) is the kernel's backstop where it cannot run.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -34,16 +28,12 @@
 
 #include "og.h"
 
-static struct og_config g_cfg;
 static bool g_active;
 static bool g_excluded;
 static bool g_threadless; /* a process that must stay single-threaded */
 static struct og_proc g_self;
 static struct og_proc g_parent;
 static bool g_parent_from_main;
-/* The PR_SET_PDEATHSIG signal this process armed for itself (0: none), to
- * arm again where the kernel clears it. */
-static int g_armed;
 static pthread_t g_main_thread;
 static char g_library[PATH_MAX];
 static const char *g_vars[OG_VAR_COUNT];
@@ -51,7 +41,6 @@ static size_t g_nvars;
 
 bool og_active(void) { return g_active; }
 bool og_in_vfork_child(void) { return g_active && getpid() != g_self.pid; }
-const struct og_config *og_config(void) { return &g_cfg; }
 
 /* ---- the parent's identity ---------------------------------------------- */
 
@@ -73,61 +62,6 @@ static bool proc_alive(pid_t pid, unsigned long long start)
     return state != 'Z' && state != 'X' && (start == 0 || actual == start);
 }
 
-/* ---- ORPHANGUARD_PARENT ----------------------------------------------- */
-
-struct parent_hint {
-    bool present;
-    struct og_proc proc;
-    bool from_main;
-    int armed_signal; /* what exec armed PR_SET_PDEATHSIG with, 0 if nothing */
-};
-
-static struct parent_hint parse_hint(const char *value)
-{
-    struct parent_hint hint = {0};
-    unsigned long long fields[4] = {0};
-    int i = 0;
-    for (const char *p = value; i < 4; p++) {
-        if (*p >= '0' && *p <= '9') {
-            fields[i] = fields[i] * 10 + (unsigned)(*p - '0');
-            if (fields[i] > (1ULL << 62))
-                return hint;
-        } else if (*p == ':' || *p == '\0') {
-            i++;
-            if (*p == '\0')
-                break;
-        } else {
-            return hint;
-        }
-    }
-    if (i != 4 || fields[0] == 0 || fields[0] > INT_MAX || fields[3] > 64)
-        return hint;
-    hint.present = true;
-    hint.proc.pid = (pid_t)fields[0];
-    hint.proc.start = fields[1];
-    hint.from_main = fields[2] == 1;
-    hint.armed_signal = (int)fields[3];
-    return hint;
-}
-
-static void format_hint(char *buf, size_t len, struct og_proc parent, bool from_main, int armed_signal)
-{
-    char tmp[96] = OG_ENV_PARENT "=";
-    size_t n = sizeof(OG_ENV_PARENT);
-    n += og_format_uint(tmp + n, (unsigned long long)parent.pid);
-    tmp[n++] = ':';
-    n += og_format_uint(tmp + n, parent.start);
-    tmp[n++] = ':';
-    tmp[n++] = from_main ? '1' : '0';
-    tmp[n++] = ':';
-    n += og_format_uint(tmp + n, (unsigned long long)armed_signal);
-    tmp[n] = '\0';
-    if (n < len)
-        memcpy(buf, tmp, n + 1);
-    else if (len)
-        buf[0] = '\0';
-}
-
 /* ---- injection for exec and spawn --------------------------------------- */
 
 static void fill_inject(struct og_inject *inject, const char *parent_entry)
@@ -138,13 +72,6 @@ static void fill_inject(struct og_inject *inject, const char *parent_entry)
     inject->parent = parent_entry[0] ? parent_entry : NULL;
 }
 
-/* Not for a vfork child, which shares g_armed with its parent. */
-static void arm_pdeathsig(int sig)
-{
-    if (prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0) == 0)
-        g_armed = sig;
-}
-
 /* A parent outside our pid namespace (getppid() is 0) can be neither named
  * nor polled: only the kernel's signal reaches us. The namespace's init drops
  * every signal it has no handler for, that one included: only SIGKILL, forced
@@ -153,7 +80,7 @@ static void arm_pdeathsig(int sig)
  * is no init and gets the configured signal. */
 static void arm_pdeathsig_for_parent_outside(void)
 {
-    arm_pdeathsig(getpid() == 1 ? SIGKILL : g_cfg.signal);
+    og_pdeathsig_arm(getpid() == 1 ? SIGKILL : og_config()->signal);
 }
 
 /* A process born by a raw clone() (bubblewrap's pid-namespace init, container
@@ -190,7 +117,7 @@ static int signal_for(char *const envp[])
     if (disable && og_flag_set(disable))
         return 0;
     const char *value = og_config_value(envp, OG_VAR_SIGNAL);
-    return value ? og_signal_effective(value) : g_cfg.signal;
+    return value ? og_signal_effective(value) : og_config()->signal;
 }
 
 void og_inject_for_exec(struct og_inject *inject, char *parent_buf, size_t len, char *const envp[])
@@ -215,20 +142,12 @@ void og_inject_for_exec(struct og_inject *inject, char *parent_buf, size_t len, 
     }
     /* The watcher thread does not survive exec. Arming covers the window
      * until the new image's constructor (which disarms it again) and static
-     * images, which never run one. A signal someone else armed (setpriv
-     * --pdeathsig, bwrap --die-with-parent) is left as it is. */
-    int armed = 0, sig = signal_for(envp);
+     * images, which never run one. */
+    int sig = signal_for(envp);
     if (sig && getppid() == 0 && getpid() == 1)
         sig = SIGKILL; /* the new image is a pid namespace's init */
-    prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0);
-    if (armed == SIGCONT && prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) == 0)
-        armed = 0; /* the watcher's wake-up, which goes with the watcher */
-    if (from_main && !g_excluded && sig && (armed == 0 || armed == sig) &&
-        prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0) == 0)
-        armed = sig;
-    else if (armed != sig)
-        armed = 0;
-    format_hint(parent_buf, len, parent, from_main, armed);
+    int armed_for_child = og_pdeathsig_for_exec(sig, from_main && !g_excluded);
+    og_parent_hint_format(parent_buf, len, parent, from_main, armed_for_child);
     fill_inject(inject, parent_buf);
 }
 
@@ -237,7 +156,7 @@ void og_inject_for_spawn(struct og_inject *inject, char *parent_buf, size_t len)
     refresh_identity();
     if (!g_self.start)
         g_self.start = proc_start(g_self.pid);
-    format_hint(parent_buf, len, g_self, pthread_equal(pthread_self(), g_main_thread), 0);
+    og_parent_hint_format(parent_buf, len, g_self, pthread_equal(pthread_self(), g_main_thread), 0);
     fill_inject(inject, parent_buf);
 }
 
@@ -261,82 +180,24 @@ static bool find_library_path(void)
 static void collect_given_vars(void)
 {
     for (int v = 0; v < OG_VAR_COUNT; v++)
-        if (g_cfg.given[v][0])
-            g_vars[g_nvars++] = g_cfg.given[v];
-}
-
-/* The watcher is the primary guard: it can report, escalate and never signals
- * twice. PR_SET_PDEATHSIG is the backstop where no watcher runs; the one exec
- * armed for the window before this constructor is disarmed again. */
-static void disarm_if(int armed_by_exec)
-{
-    int armed = 0;
-    if (armed_by_exec && prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0) == 0 && armed == armed_by_exec)
-        arm_pdeathsig(0);
-}
-
-/* A stopped process (SIGSTOP, Ctrl-Z, SIGTTIN) stops its watcher with it and
- * would stay stopped after its parent's death, for good. The kernel's SIGCONT
- * on that death resumes it and the watcher acts. SIGCONT ends nothing, and a
- * running process without a handler for it does not notice it. */
-static void arm_wake_on_parent_death(bool from_main, int armed_by_exec)
-{
-    if (!from_main && !armed_by_exec)
-        return; /* nothing of ours armed, nothing to arm */
-    int armed = 0;
-    if (prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0) != 0 || (armed != 0 && armed != armed_by_exec))
-        return; /* someone else's choice: setpriv --pdeathsig, the launcher */
-    arm_pdeathsig(from_main ? SIGCONT : 0);
-}
-
-/* No watcher thread runs here: none could be created, or none may be (the
- * kernel refuses new threads to a process that setns() or unshare() moved
- * into another pid namespace for its children). The kernel's signal guards
- * it instead, where that is safe. */
-static void guard_without_watcher(struct og_proc parent, bool from_main, int sig)
-{
-    if (!from_main)
-        return;
-    arm_pdeathsig(sig);
-    /* Armed too late if the parent is already gone. */
-    if (getppid() != parent.pid)
-        kill(getpid(), sig);
-}
-
-/* A process whose children go to another pid namespace waits for that
- * namespace's init, which only SIGKILL ends, and may well block SIGTERM while
- * it waits (util-linux's unshare does): without a watcher to escalate, the
- * configured signal could leave both running. */
-void og_watcher_lost(bool children_in_other_pid_namespace)
-{
-    if (g_active && !g_excluded)
-        guard_without_watcher(g_parent, g_parent_from_main,
-                              children_in_other_pid_namespace ? SIGKILL : g_cfg.signal);
-}
-
-/* A change of effective ids or capabilities clears PR_SET_PDEATHSIG in every
- * thread it reaches: the setuid family calls this afterwards to arm ours
- * again, as it was. */
-void og_after_credentials_change(void)
-{
-    int armed = 0;
-    if (g_armed && prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0) == 0 && armed == 0)
-        arm_pdeathsig(g_armed);
+        if (og_config()->given[v][0])
+            g_vars[g_nvars++] = og_config()->given[v];
 }
 
 static void watch_parent(struct og_proc parent, bool from_main, int armed_by_exec)
 {
+    int sig = og_config()->signal;
     /* With SIGKILL there is nothing to report first and no grace to wait
      * for: where it can, the kernel acts at once (the line is not printed). */
-    bool kernel_kills = from_main && g_cfg.signal == SIGKILL;
+    bool kernel_kills = from_main && sig == SIGKILL;
     if (kernel_kills)
-        arm_pdeathsig(SIGKILL);
+        og_pdeathsig_arm(SIGKILL);
     bool gone = getppid() != parent.pid;
-    if (!g_threadless && og_watch_start(parent, gone)) {
+    if (!g_threadless && og_watch_start(parent, from_main, gone)) {
         if (!kernel_kills)
-            arm_wake_on_parent_death(from_main, armed_by_exec);
+            og_pdeathsig_wake_on_parent_death(from_main, armed_by_exec);
     } else {
-        guard_without_watcher(parent, from_main, g_cfg.signal);
+        og_pdeathsig_without_watcher(parent, from_main, sig);
     }
 }
 
@@ -353,9 +214,9 @@ static void after_fork_in_child(void)
     g_parent_from_main = from_main;
     g_self.pid = getpid();
     g_self.start = 0;
-    g_armed = 0; /* the kernel does not pass PR_SET_PDEATHSIG to a fork child */
+    og_pdeathsig_forget_after_fork();
     /* A fork child of a zygote is not the program that asked. */
-    g_threadless = g_cfg.watch == OG_WATCH_KERNEL;
+    g_threadless = og_config()->watch == OG_WATCH_KERNEL;
     og_watch_forget_after_fork();
     og_mark_main_thread();
     if (!g_excluded) {
@@ -387,16 +248,16 @@ static bool must_stay_single_threaded(int argc, char **argv)
 __attribute__((constructor)) static void orphanguard_init(int argc, char **argv)
 {
     int saved_errno = errno;
-    og_resolve_exec_next();
     /* Settings first: the ones exec added count, and are passed on. */
-    og_config_parse(&g_cfg, environ, og_warn_line, NULL);
+    og_config_load(environ, og_warn_line);
+    const struct og_config *cfg = og_config();
     char hint_value[96];
     og_env_restore(hint_value, sizeof(hint_value));
 
-    struct parent_hint hint = parse_hint(hint_value);
-    if (g_cfg.disabled) {
+    struct og_parent_hint hint = og_parent_hint_parse(hint_value);
+    if (cfg->disabled) {
         /* exec armed it for us; a disabled program must outlive its parent. */
-        disarm_if(hint.armed_signal);
+        og_pdeathsig_disarm_if(hint.armed_signal);
         goto out;
     }
     if (!find_library_path())
@@ -409,17 +270,19 @@ __attribute__((constructor)) static void orphanguard_init(int argc, char **argv)
     pthread_atfork(refresh_identity, NULL, after_fork_in_child);
     og_mark_main_thread();
 
+    /* The name matters only to an exclusion list and to messages. */
     char comm[17] = "";
-    prctl(PR_GET_NAME, comm, 0, 0, 0);
-    g_excluded = g_cfg.exclude[0] && og_name_listed(g_cfg.exclude, comm);
+    if (cfg->exclude[0] || cfg->verbose)
+        prctl(PR_GET_NAME, comm, 0, 0, 0);
+    g_excluded = cfg->exclude[0] && og_name_listed(cfg->exclude, comm);
     if (g_excluded) {
         /* exec armed it for us; an excluded program must outlive its parent. */
-        disarm_if(hint.armed_signal);
+        og_pdeathsig_disarm_if(hint.armed_signal);
         og_debug("%s is excluded: not watching its parent", comm);
         goto out;
     }
 
-    g_threadless = g_cfg.watch == OG_WATCH_KERNEL || must_stay_single_threaded(argc, argv);
+    g_threadless = cfg->watch == OG_WATCH_KERNEL || must_stay_single_threaded(argc, argv);
     if (g_threadless)
         og_debug("%s runs without a watcher thread: relying on PR_SET_PDEATHSIG", comm);
 
@@ -433,8 +296,10 @@ __attribute__((constructor)) static void orphanguard_init(int argc, char **argv)
         goto out;
     }
     if (hint.present && hint.proc.pid != ppid && !proc_alive(hint.proc.pid, hint.proc.start)) {
+        /* Already orphaned: act at once. */
         g_parent = hint.proc;
-        og_watch_start(g_parent, true);
+        if (g_threadless || !og_watch_start(g_parent, g_parent_from_main, true))
+            og_pdeathsig_without_watcher(g_parent, g_parent_from_main, cfg->signal);
         goto out;
     }
     if (hint.present && hint.proc.pid == ppid) {

@@ -12,6 +12,12 @@
  *
  * Everything here has hidden visibility; exports.map lists the only exported
  * symbols, the interposed libc entry points.
+ *
+ * Files depend on each other in one direction only: the interposers on
+ * lifecycle.c (this process's identity), lifecycle.c on the watcher,
+ * last_thread.c, pdeathsig.c, parent_hint.c and environ_restore.c, and those
+ * on the leaves: settings.c, log.c, symbols.c and the core shared with the
+ * launcher (include/og_core.h: config.c, environ_inject.c, proc_stat.c).
  */
 #ifndef ORPHANGUARD_OG_H
 #define ORPHANGUARD_OG_H
@@ -24,11 +30,54 @@
  * long), then removes it and whatever ORPHANGUARD_ADDED names from `environ`. */
 void og_env_restore(char *parent_hint, size_t len);
 
+/* ---- this process's settings (settings.c) ------------------------------- */
+
+const struct og_config *og_config(void);
+/* Parses envp into this process's settings (the constructor, once). */
+void og_config_load(char *const envp[], og_warn_fn warn);
+
+/* ---- ORPHANGUARD_PARENT (parent_hint.c) --------------------------------- */
+
+struct og_parent_hint {
+    bool present;
+    struct og_proc proc;
+    bool from_main;   /* forked from its parent's main thread */
+    int armed_signal; /* what exec armed PR_SET_PDEATHSIG with, 0 if nothing */
+};
+
+/* The hint in an ORPHANGUARD_PARENT value; present = false if it is none. */
+struct og_parent_hint og_parent_hint_parse(const char *value);
+/* Writes the "ORPHANGUARD_PARENT=..." entry into buf ("" if it does not
+ * fit). Async-signal-safe. */
+void og_parent_hint_format(char *buf, size_t len, struct og_proc parent, bool from_main, int armed_signal);
+
+/* ---- PR_SET_PDEATHSIG (pdeathsig.c) -------------------------------------- */
+
+/* Arms sig (0: disarms) and remembers it as ours. Not in a vfork child. */
+void og_pdeathsig_arm(int sig);
+/* In a fork child: nothing of ours is armed. */
+void og_pdeathsig_forget_after_fork(void);
+/* Before exec: drops the watcher's SIGCONT and arms sig (the new image's
+ * signal, 0 for none) where may_arm and nobody else armed another. Returns
+ * the signal the new image finds armed for it (0: none), for
+ * ORPHANGUARD_PARENT. Writes no memory: a vfork child may call it. */
+int og_pdeathsig_for_exec(int sig, bool may_arm);
+/* Disarms what exec armed for the window before the constructor, if it is
+ * still armed (a disabled or excluded program must outlive its parent). */
+void og_pdeathsig_disarm_if(int armed_by_exec);
+/* Beside a running watcher: SIGCONT, to wake a stopped process. */
+void og_pdeathsig_wake_on_parent_death(bool from_main, int armed_by_exec);
+/* No watcher thread runs: the kernel's signal instead, where from_main; the
+ * signal at once if the parent is already gone. */
+void og_pdeathsig_without_watcher(struct og_proc parent, bool from_main, int sig);
+/* After a setuid-family call: the kernel cleared PR_SET_PDEATHSIG if the
+ * effective ids or capabilities changed; arms ours again. */
+void og_after_credentials_change(void);
+
 /* ---- process state (lifecycle.c) --------------------------------------- */
 
 /* Is the library active in this process (loaded, not disabled)? */
 bool og_active(void);
-const struct og_config *og_config(void);
 /* Are we a vfork child, sharing the parent's memory and watcher state? */
 bool og_in_vfork_child(void);
 /* Prepares the injection for an exec from the current context (a vfork
@@ -47,24 +96,23 @@ typedef int (*og_env_call)(void *ctx, char *const env[]);
  * are the process about to exec (possibly a vfork child), else the one
  * spawning. Returns call's result, errno as call left it. */
 int og_with_guarded_env(bool from_exec, char *const envp[], og_env_call call, void *ctx);
+
+/* ---- the next definitions (symbols.c) ------------------------------------ */
+
 /* The next definition of a libc symbol, cached in *cache. */
 void *og_next(void **cache, const char *name);
-/* Resolve what exec needs up front, outside any vfork child. */
-void og_resolve_exec_next(void);
 
 /* ---- the watcher thread (watcher.c) ------------------------------------ */
 
-/* Watches `parent` from a new thread; `already_gone`: act at once. Returns
- * false if no thread could be started. */
-bool og_watch_start(struct og_proc parent, bool already_gone);
+/* Watches `parent` from a new thread; `already_gone`: act at once;
+ * `from_main`: we were forked from the parent's main thread (where the
+ * kernel's signal may take over if the thread is lost). Returns false if no
+ * thread could be started. */
+bool og_watch_start(struct og_proc parent, bool from_main, bool already_gone);
 /* Stops the watcher thread so the process is single-threaded (unshare,
  * setns); og_watch_resume restarts it. Both are no-ops without a watcher. */
 bool og_watch_park(void);
 void og_watch_resume(void);
-/* The watcher could not be started again (lifecycle.c): PR_SET_PDEATHSIG
- * takes over where it is safe; with SIGKILL if the process moved its
- * children into another pid namespace. */
-void og_watcher_lost(bool children_in_other_pid_namespace);
 /* Around a setuid-family call, which glibc repeats in every thread, aborting
  * the process if the outcomes differ: the watcher is left running where its
  * capabilities equal the caller's (OG_HOLD_SHARED), else parked. Both hold
@@ -72,9 +120,6 @@ void og_watcher_lost(bool children_in_other_pid_namespace);
 enum og_hold { OG_HOLD_NONE, OG_HOLD_SHARED, OG_HOLD_PARKED };
 enum og_hold og_watch_hold_for_setxid(void);
 void og_watch_release(enum og_hold hold);
-/* After a setuid-family call: the kernel cleared PR_SET_PDEATHSIG if the
- * effective ids or capabilities changed; arms ours again (lifecycle.c). */
-void og_after_credentials_change(void);
 /* Whether a watcher thread runs; its thread id (0 until it has started). */
 bool og_watch_running(void);
 int og_watch_tid(void);

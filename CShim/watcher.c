@@ -87,6 +87,7 @@ static struct {
     pthread_t thread;
     atomic_int tid;
     struct og_proc parent;
+    bool from_main; /* forked from the parent's main thread */
     bool gone;
     atomic_bool park_requested;
     bool shared_table; /* no private descriptor table on this kernel */
@@ -358,10 +359,11 @@ static int spawn_thread(void)
     return 0;
 }
 
-bool og_watch_start(struct og_proc parent, bool already_gone)
+bool og_watch_start(struct og_proc parent, bool from_main, bool already_gone)
 {
     pthread_mutex_lock(&w.lock);
     w.parent = parent;
+    w.from_main = from_main;
     w.gone = already_gone;
     bool started = spawn_thread() == 0;
     pthread_mutex_unlock(&w.lock);
@@ -406,9 +408,13 @@ void og_watch_resume(void)
     pthread_mutex_unlock(&w.lock);
     /* EINVAL: the process now starts its children in another pid namespace
      * (unshare or setns with CLONE_NEWPID), where the kernel lets it create
-     * no more threads. */
+     * no more threads. PR_SET_PDEATHSIG takes over where it is safe; with
+     * SIGKILL then: such a process waits for that namespace's init, which
+     * only SIGKILL ends, and may well block SIGTERM while it waits
+     * (util-linux's unshare does), so without a watcher to escalate, the
+     * configured signal could leave both running. */
     if (err)
-        og_watcher_lost(err == EINVAL);
+        og_pdeathsig_without_watcher(w.parent, w.from_main, err == EINVAL ? SIGKILL : og_config()->signal);
 }
 
 /* A thread's capability sets (tid 0: the caller's); what setuid() and

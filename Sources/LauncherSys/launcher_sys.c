@@ -22,7 +22,7 @@ static void _Noreturn child_fail(int pipe_fd, int err)
 }
 
 int og_launcher_spawn(const char *file, char *const argv[], char *const envp[], const sigset_t *child_mask,
-                      const sigset_t *reset, int pdeath_signal, int new_group, pid_t *pid, int *exec_errno)
+                      int pdeath_signal, int new_group, pid_t *pid, int *exec_errno)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
@@ -37,9 +37,6 @@ int og_launcher_spawn(const char *file, char *const argv[], char *const envp[], 
     }
     if (child == 0) {
         close(fds[0]);
-        for (int sig = 1; sig < NSIG; sig++)
-            if (sigismember(reset, sig) == 1)
-                signal(sig, SIG_DFL);
         if (new_group && setpgid(0, 0) != 0)
             child_fail(fds[1], errno);
         if (pdeath_signal > 0 && prctl(PR_SET_PDEATHSIG, (unsigned long)pdeath_signal, 0, 0, 0) != 0)
@@ -73,10 +70,8 @@ int og_launcher_become_subreaper(void)
 }
 
 int og_siginfo_code(const siginfo_t *info) { return info->si_code; }
-pid_t og_siginfo_pid(const siginfo_t *info) { return info->si_pid; }
 
 int og_wait_exited(int status) { return WIFEXITED(status); }
 int og_wait_exit_status(int status) { return WEXITSTATUS(status); }
 int og_wait_signaled(int status) { return WIFSIGNALED(status); }
 int og_wait_term_signal(int status) { return WTERMSIG(status); }
-int og_wait_stopped(int status) { return WIFSTOPPED(status); }

@@ -58,11 +58,9 @@ final class Supervisor {
             cArgv.forEach { free($0) }
             cEnv.forEach { free($0) }
         }
-        var reset = sigset_t()
-        sigemptyset(&reset)
         var pid: pid_t = 0
         var execErrno: Int32 = 0
-        let err = og_launcher_spawn(argv[0], &cArgv, &cEnv, &original, &reset, policy.signal,
+        let err = og_launcher_spawn(argv[0], &cArgv, &cEnv, &original, policy.signal,
                                     policy.forwardToGroup ? 1 : 0, &pid, &execErrno)
         if err != 0 {
             fail("cannot start \(argv[0]): \(String(cString: strerror(err)))")

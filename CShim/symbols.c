@@ -1,0 +1,22 @@
+/*
+ * The next definition of a libc function the library interposes, looked up
+ * once with dlsym(RTLD_NEXT) and cached.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+
+#include "og.h"
+
+void *og_next(void **cache, const char *name)
+{
+    /* What a vfork or fork child may call is resolved before main()
+     * (exec_interpose.c), so those children never take the loader's lock
+     * here; the spawn functions run in ordinary context. */
+    void *next = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
+    if (!next) {
+        /* Threads may race here; each finds the same symbol. */
+        next = dlsym(RTLD_NEXT, name);
+        __atomic_store_n(cache, next, __ATOMIC_RELEASE);
+    }
+    return next;
+}

@@ -263,12 +263,12 @@ static const char *default_text(enum og_var var)
 static void collect_values(char *const envp[], const char *values[OG_VAR_COUNT])
 {
     for (char *const *e = envp; e && *e; e++) {
-        if (strncmp(*e, OG_ENV_PREFIX, sizeof(OG_ENV_PREFIX) - 1))
+        if (!og_has_prefix(*e, OG_ENV_PREFIX))
             continue;
         for (int v = 0; v < OG_VAR_COUNT; v++) {
-            size_t n = strlen(var_names[v]);
-            if (!strncmp(*e, var_names[v], n) && (*e)[n] == '=' && !values[v])
-                values[v] = *e + n + 1;
+            const char *value = og_entry_value(*e, var_names[v]);
+            if (value && !values[v])
+                values[v] = value;
         }
     }
 }

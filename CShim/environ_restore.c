@@ -20,20 +20,20 @@
 /* The value of the first NAME=... entry, or NULL. */
 static char *env_value(const char *name)
 {
-    size_t len = strlen(name);
-    for (char **e = environ; e && *e; e++)
-        if (!strncmp(*e, name, len) && (*e)[len] == '=')
-            return *e + len + 1;
+    for (char **e = environ; e && *e; e++) {
+        const char *value = og_entry_value(*e, name);
+        if (value)
+            return (char *)value;
+    }
     return NULL;
 }
 
 /* Removes every NAME=... entry, in place, as glibc's unsetenv does. */
 static void env_remove(const char *name)
 {
-    size_t len = strlen(name);
     char **e = environ;
     while (e && *e) {
-        if (!strncmp(*e, name, len) && (*e)[len] == '=') {
+        if (og_entry_value(*e, name)) {
             char **d = e;
             do
                 d[0] = d[1];
@@ -66,20 +66,39 @@ static void drop_asan_suffix(void)
         }
 }
 
+/* Copies src up to `stop` or its end into dst, terminated; returns the
+ * length, or cap if that does not fit. By hand, like the comparisons: this
+ * runs in every process that starts (see og_has_prefix). */
+static size_t copy_until(char *dst, size_t cap, const char *src, char stop)
+{
+    size_t n = 0;
+    for (; src[n] && src[n] != stop; n++) {
+        if (n + 1 >= cap)
+            return cap;
+        dst[n] = src[n];
+    }
+    dst[n] = '\0';
+    return n;
+}
+
+static bool same(const char *a, const char *b)
+{
+    return og_has_prefix(a, b) && og_has_prefix(b, a);
+}
+
 static void remove_added(const char *added)
 {
     char name[64];
     while (*added) {
-        size_t len = strcspn(added, ",");
-        if (len > 0 && len < sizeof(name) - 1) {
-            memcpy(name, added, len);
-            name[len] = '\0';
-            if (!strncmp(name, OG_ENV_PREFIX, sizeof(OG_ENV_PREFIX) - 1) || !strcmp(name, OG_ASAN_OPTIONS))
+        size_t len = copy_until(name, sizeof(name), added, ',');
+        if (len > 0 && len < sizeof(name)) {
+            if (og_has_prefix(name, OG_ENV_PREFIX) || same(name, OG_ASAN_OPTIONS))
                 env_remove(name);
-            else if (!strcmp(name, OG_ASAN_OPTIONS "+"))
+            else if (same(name, OG_ASAN_OPTIONS "+"))
                 drop_asan_suffix();
         }
-        added += len;
+        while (*added && *added != ',')
+            added++;
         if (*added)
             added++;
     }
@@ -90,16 +109,16 @@ static void remove_added(const char *added)
  * the first value of each; the strings themselves stay where they are. */
 static void take_internal(const char **hint, const char **added)
 {
-    const size_t prefix = sizeof(OG_ENV_PREFIX) - 1, parent = sizeof(OG_ENV_PARENT), added_len = sizeof(OG_ENV_ADDED);
     char **out = environ;
     for (char **e = environ; e && *e; e++) {
-        if ((*e)[0] == 'O' && !strncmp(*e, OG_ENV_PREFIX, prefix)) {
-            if (!strncmp(*e, OG_ENV_PARENT "=", parent)) {
-                *hint = *hint ? *hint : *e + parent;
+        if (og_has_prefix(*e, OG_ENV_PREFIX)) {
+            const char *value = og_entry_value(*e, OG_ENV_PARENT);
+            if (value) {
+                *hint = *hint ? *hint : value;
                 continue;
             }
-            if (!strncmp(*e, OG_ENV_ADDED "=", added_len)) {
-                *added = *added ? *added : *e + added_len;
+            if ((value = og_entry_value(*e, OG_ENV_ADDED))) {
+                *added = *added ? *added : value;
                 continue;
             }
         }
@@ -114,12 +133,15 @@ void og_env_restore(char *parent_hint, size_t len)
     const char *hint = NULL, *added = NULL;
     take_internal(&hint, &added);
     parent_hint[0] = '\0';
-    if (hint && strlen(hint) < len)
-        strcpy(parent_hint, hint);
+    if (hint && copy_until(parent_hint, len, hint, '\0') == len)
+        parent_hint[0] = '\0'; /* too long: no hint of ours */
     if (added) {
+        /* A copy: removing entries may remove the one it points into. Cut
+         * at 511 bytes, like the names it is made of. */
         char copy[512];
-        size_t n = strnlen(added, sizeof(copy) - 1);
-        memcpy(copy, added, n);
+        size_t n = 0;
+        for (; added[n] && n < sizeof(copy) - 1; n++)
+            copy[n] = added[n];
         copy[n] = '\0';
         remove_added(copy);
     }

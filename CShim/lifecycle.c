@@ -168,9 +168,14 @@ static bool find_library_path(void)
     if (!dladdr((void *)&og_active, &info) || !info.dli_fname || !info.dli_fname[0])
         return false;
     if (info.dli_fname[0] == '/') {
-        if (strlen(info.dli_fname) >= sizeof(g_library))
-            return false;
-        strcpy(g_library, info.dli_fname);
+        /* By hand, as og_has_prefix says why. */
+        size_t n = 0;
+        for (; info.dli_fname[n]; n++) {
+            if (n + 1 >= sizeof(g_library))
+                return false;
+            g_library[n] = info.dli_fname[n];
+        }
+        g_library[n] = '\0';
         return true;
     }
     /* A relative LD_PRELOAD entry would not load from a child's directory. */
@@ -244,15 +249,28 @@ static bool must_stay_single_threaded(int argc, char **argv)
     return false;
 }
 
+/* Does `environ` hold any ORPHANGUARD_* entry? */
+static bool environ_names_ours(void)
+{
+    for (char **e = environ; e && *e; e++)
+        if (og_has_prefix(*e, OG_ENV_PREFIX))
+            return true;
+    return false;
+}
+
 /* glibc passes the program's argc and argv to every constructor. */
 __attribute__((constructor)) static void orphanguard_init(int argc, char **argv)
 {
     int saved_errno = errno;
-    /* Settings first: the ones exec added count, and are passed on. */
-    og_config_load(environ, og_warn_line);
+    /* Settings first: the ones exec added count, and are passed on. A
+     * process that inherited LD_PRELOAD alone has neither settings nor
+     * anything of ours to take out of its environment. */
+    bool ours = environ_names_ours();
+    og_config_load(ours ? environ : NULL, og_warn_line);
     const struct og_config *cfg = og_config();
-    char hint_value[96];
-    og_env_restore(hint_value, sizeof(hint_value));
+    char hint_value[96] = "";
+    if (ours)
+        og_env_restore(hint_value, sizeof(hint_value));
 
     struct og_parent_hint hint = og_parent_hint_parse(hint_value);
     if (cfg->disabled) {

@@ -19,6 +19,27 @@
 #define OG_ASAN_OPTIONS "ASAN_OPTIONS"
 #define OG_ASAN_LINK_ORDER "verify_asan_link_order=0"
 
+/* Does s start with prefix? Compared by hand for the constructor, which
+ * runs in every process: the first call of each libc function costs the
+ * loader a symbol lookup, and gcc turns a first-character test in front of
+ * strncmp into a plain strncmp. */
+static inline bool og_has_prefix(const char *s, const char *prefix)
+{
+    while (*prefix)
+        if (*s++ != *prefix++)
+            return false;
+    return true;
+}
+
+/* The value in a "NAME=value" entry if it names `name`, else NULL. */
+static inline const char *og_entry_value(const char *entry, const char *name)
+{
+    while (*name)
+        if (*entry++ != *name++)
+            return NULL;
+    return *entry == '=' ? entry + 1 : NULL;
+}
+
 /* ---- configuration (config.c) ---------------------------------------- */
 
 enum og_scope { OG_SCOPE_PROCESS, OG_SCOPE_GROUP };

@@ -263,10 +263,11 @@ static const char *default_text(enum og_var var)
 static void collect_values(char *const envp[], const char *values[OG_VAR_COUNT])
 {
     for (char *const *e = envp; e && *e; e++) {
+        const size_t prefix = sizeof(OG_ENV_PREFIX) - 1;
         if (!og_has_prefix(*e, OG_ENV_PREFIX))
             continue;
         for (int v = 0; v < OG_VAR_COUNT; v++) {
-            const char *value = og_entry_value(*e, var_names[v]);
+            const char *value = og_entry_value(*e + prefix, var_names[v] + prefix);
             if (value && !values[v])
                 values[v] = value;
         }

@@ -112,12 +112,13 @@ static void take_internal(const char **hint, const char **added)
     char **out = environ;
     for (char **e = environ; e && *e; e++) {
         if (og_has_prefix(*e, OG_ENV_PREFIX)) {
-            const char *value = og_entry_value(*e, OG_ENV_PARENT);
+            const size_t prefix = sizeof(OG_ENV_PREFIX) - 1;
+            const char *value = og_entry_value(*e + prefix, &OG_ENV_PARENT[prefix]);
             if (value) {
                 *hint = *hint ? *hint : value;
                 continue;
             }
-            if ((value = og_entry_value(*e, OG_ENV_ADDED))) {
+            if ((value = og_entry_value(*e + prefix, &OG_ENV_ADDED[prefix]))) {
                 *added = *added ? *added : value;
                 continue;
             }

@@ -11,6 +11,22 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* Pointers are non-null unless marked OG_NULLABLE (clang, which Swift's
+ * importer is, checks it; gcc builds the library without). */
+#if defined(__clang__)
+#define OG_NULLABLE _Nullable
+#define OG_ASSUME_NONNULL_BEGIN _Pragma("clang assume_nonnull begin")
+#define OG_ASSUME_NONNULL_END _Pragma("clang assume_nonnull end")
+#else
+#define OG_NULLABLE
+#define OG_ASSUME_NONNULL_BEGIN
+#define OG_ASSUME_NONNULL_END
+OG_ASSUME_NONNULL_END
+
+#endif
+
+OG_ASSUME_NONNULL_BEGIN
+
 #define OG_ENV_PREFIX "ORPHANGUARD_"
 #define OG_ENV_PARENT "ORPHANGUARD_PARENT"
 #define OG_ENV_ADDED "ORPHANGUARD_ADDED"
@@ -32,7 +48,7 @@ static inline bool og_has_prefix(const char *s, const char *prefix)
 }
 
 /* The value in a "NAME=value" entry if it names `name`, else NULL. */
-static inline const char *og_entry_value(const char *entry, const char *name)
+static inline const char *OG_NULLABLE og_entry_value(const char *entry, const char *name)
 {
     while (*name)
         if (*entry++ != *name++)
@@ -87,28 +103,29 @@ struct og_warning {
     const char *problem; /* what is wrong with it */
     const char *line;    /* ignoring NAME="value": problem; using DEFAULT */
 };
-typedef void (*og_warn_fn)(void *context, const struct og_warning *warning);
+typedef void (*og_warn_fn)(void *OG_NULLABLE context, const struct og_warning *warning);
 
 /* Fills cfg from the ORPHANGUARD_* entries of envp; each bad value produces
  * one call to warn (may be NULL; none once QUIET is set) and keeps that
  * setting's default. */
-void og_config_parse(struct og_config *cfg, char *const envp[], og_warn_fn warn, void *context);
+void og_config_parse(struct og_config *cfg, char *OG_NULLABLE const envp[OG_NULLABLE], og_warn_fn OG_NULLABLE warn,
+                     void *OG_NULLABLE context);
 /* Is `text` a valid value of `var`? NULL if so, else what is wrong. */
-const char *og_config_check(enum og_var var, const char *text);
+const char *OG_NULLABLE og_config_check(enum og_var var, const char *text);
 /* The variable's name, "ORPHANGUARD_SIGNAL". */
 const char *og_config_name(enum og_var var);
 /* Did a process whose environment is envp and whose name is comm opt out
  * (ORPHANGUARD_DISABLE, or comm listed in ORPHANGUARD_EXCLUDE)? */
-bool og_opted_out(char *const envp[], const char *comm);
+bool og_opted_out(char *OG_NULLABLE const envp[OG_NULLABLE], const char *comm);
 /* The value of `var` in envp as og_config_parse reads it (the first entry
  * naming it), or NULL. No allocation: a vfork child may call it. */
-const char *og_config_value(char *const envp[], enum og_var var);
+const char *OG_NULLABLE og_config_value(char *OG_NULLABLE const envp[OG_NULLABLE], enum og_var var);
 /* "TERM", "SIGTERM", "term", "15", "RTMIN+2" -> signal number; -1 if invalid. */
 int og_signal_parse(const char *text);
 /* Can `text` be ORPHANGUARD_SIGNAL's value? NULL and *sig set if so, else
  * what is wrong with it (a signal that stops or continues a process ends
  * nothing). */
-const char *og_signal_check(const char *text, int *sig);
+const char *OG_NULLABLE og_signal_check(const char *text, int *sig);
 /* The signal a process given ORPHANGUARD_SIGNAL=text sends when its parent
  * dies: text's if og_signal_check accepts it, else the default. The one
  * decision the watcher, PR_SET_PDEATHSIG before exec and the launcher share. */
@@ -127,34 +144,36 @@ bool og_name_listed(const char *list, const char *comm);
 
 struct og_inject {
     const char *library;       /* absolute path of this library */
-    const char *const *vars;   /* "NAME=value": added when NAME is missing */
+    const char *OG_NULLABLE const *OG_NULLABLE vars; /* "NAME=value": added when NAME is missing */
     size_t nvars;
-    const char *parent;        /* "ORPHANGUARD_PARENT=...", always replaced */
+    const char *OG_NULLABLE parent; /* "ORPHANGUARD_PARENT=...", always replaced */
 };
 
 /* Bytes og_env_build needs for envp (pointer array and strings). */
-size_t og_env_size(char *const envp[], const struct og_inject *inject);
+size_t og_env_size(char *OG_NULLABLE const envp[OG_NULLABLE], const struct og_inject *inject);
 /* Builds, inside buf, the environment an exec'd child gets: envp with our
  * library in LD_PRELOAD (prepended, other entries kept), the missing
  * configuration variables, ASAN_OPTIONS with the link-order check off, a
  * fresh ORPHANGUARD_PARENT and an ORPHANGUARD_ADDED naming what was added.
  * Async-signal-safe: no allocation. NULL if len is too small. */
-char **og_env_build(char *const envp[], const struct og_inject *inject, void *buf, size_t len);
+char *OG_NULLABLE *OG_NULLABLE og_env_build(char *OG_NULLABLE const envp[OG_NULLABLE], const struct og_inject *inject,
+                                            void *buf, size_t len);
 /* Does envp lack the library or a setting? (ASAN_OPTIONS does not count:
  * system() and popen() run /bin/sh, which adds it for what it execs.) */
-bool og_env_lacks_guard(char *const envp[], const struct og_inject *inject);
+bool og_env_lacks_guard(char *OG_NULLABLE const envp[OG_NULLABLE], const struct og_inject *inject);
 /* Does an LD_PRELOAD value name `library`, or any liborphanguard.so? */
-bool og_preload_has_library(const char *value, const char *library);
+bool og_preload_has_library(const char *value, const char *OG_NULLABLE library);
 /* Can this process (in its root and mount namespace, with its effective
  * ids) read the library, as the loader of an exec'd image must? */
 bool og_library_readable(const char *library);
 /* Bytes og_env_build_unguarded needs for envp. */
-size_t og_env_unguarded_size(char *const envp[]);
+size_t og_env_unguarded_size(char *OG_NULLABLE const envp[OG_NULLABLE]);
 /* Builds, inside buf, envp as given minus the LD_PRELOAD entries naming a
  * copy of the library (`library`, or any liborphanguard.so) that cannot be
  * read; LD_PRELOAD goes if nothing is left. For an exec the library cannot
  * follow. Async-signal-safe. NULL if len is too small. */
-char **og_env_build_unguarded(char *const envp[], const char *library, void *buf, size_t len);
+char *OG_NULLABLE *OG_NULLABLE og_env_build_unguarded(char *OG_NULLABLE const envp[OG_NULLABLE], const char *library,
+                                                      void *buf, size_t len);
 
 /* ---- /proc/PID/stat (proc_stat.c) --------------------------------------- */
 
@@ -165,7 +184,7 @@ struct og_proc {
 
 /* Reads a /proc stat file into buf; returns its fields from the state (field
  * 3) on, or NULL. Async-signal-safe. */
-const char *og_stat_read(const char *path, char *buf, size_t len);
+const char *OG_NULLABLE og_stat_read(const char *path, char *buf, size_t len);
 /* Field n (>= 3) of what og_stat_read returned, as a number; false if absent. */
 bool og_stat_field(const char *fields, int n, unsigned long long *value);
 /* State letter and start time of pid; false if it does not exist.
@@ -173,5 +192,7 @@ bool og_stat_field(const char *fields, int n, unsigned long long *value);
 bool og_proc_stat(pid_t pid, char *state, unsigned long long *start);
 /* Writes value's decimal digits to out (no terminator); returns how many. */
 size_t og_format_uint(char *out, unsigned long long value);
+
+OG_ASSUME_NONNULL_END
 
 #endif

@@ -33,7 +33,7 @@ struct Settings {
             guard var warn else { return og_config_parse(&config, envp, nil, nil) }
             withUnsafeMutablePointer(to: &warn) { context in
                 og_config_parse(&config, envp, { context, warning in
-                    guard let context, let warning else { return }
+                    guard let context else { return }
                     context.assumingMemoryBound(to: ((og_warning) -> Void).self).pointee(warning.pointee)
                 }, context)
             }

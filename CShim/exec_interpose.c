@@ -1,8 +1,8 @@
 /*
  * The exec family. Each entry point passes its environment through
  * og_with_guarded_env(), which rebuilds it (environ_inject.c) so the new image
- * loads the library again with the same settings, then calls the kernel or the
- * next definition.
+ * loads the library again with the same settings, then calls the kernel (the
+ * p-forms search PATH first, path_search.c).
  *
  * These run in vfork children (CPython's subprocess uses vfork), which share
  * memory and stack with the suspended parent: no malloc, no locks, errno
@@ -25,7 +25,6 @@
 
 #define STACK_ENV_LIMIT (16 * 1024)
 
-typedef int (*execvpe_fn)(const char *, char *const[], char *const[]);
 
 /* What we add can take an environment that just fits over the kernel's limit
  * on arguments and environment (E2BIG): then the program's own environment
@@ -76,16 +75,6 @@ int og_with_guarded_env(bool from_exec, char *const envp[], og_env_call call, vo
     return result;
 }
 
-static void *next_execvpe;
-
-/* execvp, execvpe and execlp run in vfork children, where dlsym could wait
- * forever for a loader lock another thread of the parent holds: the next
- * execvpe is resolved before main(). */
-__attribute__((constructor)) static void resolve_exec_next(void)
-{
-    og_next(&next_execvpe, "execvpe");
-}
-
 /* ---- path-based -------------------------------------------------------- */
 
 struct exec_args {
@@ -104,12 +93,7 @@ static int call_execve(void *ctx, char *const env[])
 static int call_execvpe(void *ctx, char *const env[])
 {
     struct exec_args *a = ctx;
-    execvpe_fn next = (execvpe_fn)og_next(&next_execvpe, "execvpe");
-    if (!next) {
-        errno = ENOSYS;
-        return -1;
-    }
-    return next(a->path, a->argv, env);
+    return og_exec_search(a->path, a->argv, env);
 }
 
 static int call_execveat(void *ctx, char *const env[])

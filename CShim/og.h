@@ -96,6 +96,9 @@ typedef int (*og_env_call)(void *ctx, char *const env[]);
  * are the process about to exec (possibly a vfork child), else the one
  * spawning. Returns call's result, errno as call left it. */
 int og_with_guarded_env(bool from_exec, char *const envp[], og_env_call call, void *ctx);
+/* execvpe's search of PATH (path_search.c): returns only on failure, with
+ * errno set as glibc's execvpe sets it. Async-signal-safe. */
+int og_exec_search(const char *file, char *const argv[], char *const envp[]);
 
 /* ---- the next definitions (symbols.c) ------------------------------------ */
 

@@ -9,9 +9,9 @@
 
 void *og_next(void **cache, const char *name)
 {
-    /* What a vfork or fork child may call is resolved before main()
-     * (exec_interpose.c), so those children never take the loader's lock
-     * here; the spawn functions run in ordinary context. */
+    /* Only for what runs in ordinary context (spawn, system, popen, the
+     * setuid family outside vfork children): dlsym takes the loader's lock,
+     * which a vfork child must not (path_search.c). */
     void *next = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
     if (!next) {
         /* Threads may race here; each finds the same symbol. */

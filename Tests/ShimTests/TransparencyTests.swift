@@ -275,4 +275,34 @@ final class TransparencyTests: XCTestCase {
             XCTAssertNotNil(waitAllGone(tree, timeout: 5))
         }
     }
+
+    /// The library searches PATH itself for execvp and friends (no dlsym in a vfork child): found,
+    /// not found, found only after a directory that refuses it, a script without a #! line, an empty
+    /// entry (the current directory), no PATH at all: the outcome is glibc's.
+    func testExecvpSearchesPathAsGlibcDoes() throws {
+        let probe = try Fixtures.binary("execvp_probe")
+        let dir = NSTemporaryDirectory() + "orphanguard-path-\(getpid())"
+        let refusing = dir + "/refusing"
+        try FileManager.default.createDirectory(atPath: refusing, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fm = FileManager.default
+        XCTAssertTrue(fm.createFile(atPath: dir + "/script", contents: Data("echo script \"$0\" \"$@\"\n".utf8),
+                                    attributes: [.posixPermissions: 0o755]))
+        XCTAssertTrue(fm.createFile(atPath: refusing + "/echo", contents: Data("x".utf8), attributes: [.posixPermissions: 0o644]))
+        let cases: [(path: String?, argv: [String])] = [
+            ("/usr/bin:/bin", ["echo", "hi"]), ("/nonexistent:/bin", ["echo", "hi"]), ("/usr/bin", ["no-such-program"]),
+            (refusing + ":/bin", ["echo", "hi"]), (refusing, ["echo", "hi"]), (dir, ["script", "a", "b"]),
+            (dir, ["script"]), (":" + dir, ["script"]), (nil, ["echo", "hi"]), (dir, [""]), (dir, ["./script"]),
+        ]
+        for (path, argv) in cases {
+            var results: [String] = []
+            for preload in [false, true] {
+                var env = guardedEnvironment(preload: preload)
+                env["PATH"] = path
+                let result = try runCommand([probe] + argv, environment: env)
+                results.append("\(result.status) \(result.out) \(result.err)")
+            }
+            XCTAssertEqual(results[1], results[0], "PATH=\(path ?? "(unset)") \(argv)")
+        }
+    }
 }

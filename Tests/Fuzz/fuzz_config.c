@@ -1,8 +1,10 @@
 /*
- * libFuzzer harness: og_config_parse and og_signal_parse on arbitrary input. The input is split at
+ * libFuzzer harness: og_config_parse, og_signal_parse/og_signal_check, og_seconds_parse and the
+ * ORPHANGUARD_PARENT codec on arbitrary input. The input is split at
  * newlines into environment entries (so ORPHANGUARD_* names and arbitrary values both occur). A bad
  * value must give a default, never a crash, an overflow (ASan) or undefined behaviour (UBSan).
  */
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (sig > 0 && strncmp(og_signal_name(sig, name, sizeof(name)), "SIG", 3))
             abort();
         og_name_listed(envp[i], n > 1 ? envp[1] : "");
+        /* A refused signal means the default, never the refused one. */
+        int effective = og_signal_effective(envp[i]);
+        if (effective < 1 || effective > 64 || effective == SIGSTOP || effective == SIGCONT ||
+            effective == SIGTSTP || effective == SIGTTIN || effective == SIGTTOU)
+            abort();
+        long ms;
+        if (og_seconds_parse(envp[i], 0, 86400000L, &ms) && (ms < 0 || ms > 86400000L))
+            abort();
+        /* Whatever a hint says, what it names formats back to the same fields. */
+        struct og_parent_hint hint = og_parent_hint_parse(envp[i]);
+        if (hint.present) {
+            char entry[96];
+            og_parent_hint_format(entry, sizeof(entry), hint.proc, hint.from_main, hint.armed_signal);
+            struct og_parent_hint again = og_parent_hint_parse(entry + sizeof(OG_ENV_PARENT));
+            if (!again.present || again.proc.pid != hint.proc.pid || again.proc.start != hint.proc.start ||
+                again.from_main != hint.from_main || again.armed_signal != hint.armed_signal || hint.proc.pid <= 0)
+                abort();
+        }
     }
     free(text);
     return 0;

@@ -53,7 +53,7 @@ struct Settings {
 
 /// `environment` as an exec'd child of a guarded process gets it: the library first in LD_PRELOAD
 /// and ASan's link-order check off (marked in ORPHANGUARD_ADDED so that CMD gets its own value back).
-func guardedEnvironment(_ environment: [String], library: String) -> [String] {
+func preloadedEnvironment(_ environment: [String], library: String) -> [String] {
     withCStringArray(environment) { envp in
         library.withCString { path in
             var inject = og_inject(library: path, vars: nil, nvars: 0, parent: nil)

@@ -23,7 +23,7 @@ struct Env: ParsableCommand {
     func run() throws {
         let library = try Library.locate()
         let own = currentEnvironment()
-        let guarded = guardedEnvironment(own, library: library)
+        let guarded = preloadedEnvironment(own, library: library)
         // The loader reads the last LD_PRELOAD, ASan the first ASAN_OPTIONS.
         func value(_ name: String, in environment: [String]) -> String? {
             let entries = environment.filter { $0.hasPrefix(name + "=") }

@@ -50,6 +50,6 @@ struct Run: ParsableCommand {
     /// constructor).
     private func childEnvironment(library: String) -> [String] {
         let own = currentEnvironment().filter { !$0.hasPrefix("ORPHANGUARD_LIBRARY=") }
-        return guardedEnvironment(options.applied(to: own), library: library)
+        return preloadedEnvironment(options.applied(to: own), library: library)
     }
 }

@@ -34,4 +34,25 @@ final class RefusedSignalTests: XCTestCase {
             }
         }
     }
+
+    /// The launcher takes ORPHANGUARD_SIGNAL from its environment as the library does: a refused value
+    /// arms CMD's PR_SET_PDEATHSIG with the default too, so a static CMD ends by SIGTERM when the
+    /// launcher is SIGKILLed.
+    func testRefusedSignalInTheLaunchersEnvironmentMeansTheDefault() throws {
+        let reaper = try Fixtures.binary("reaper")
+        let staticLeaf = try Fixtures.binary("static_leaf", static: true)
+        for value in Self.refused {
+            let env = guardedEnvironment(["ORPHANGUARD_SIGNAL": value, "ORPHANGUARD_QUIET": "1"], preload: false)
+            let root = try Child([reaper, Paths.launcher, "run", "--", staticLeaf], environment: env)
+            guard let leaf = root.readyPids(count: 1).first,
+                  let launcher = ProcStat.read(leaf.pid).flatMap({ ProcessID(pid: $0.ppid) }) else {
+                XCTFail("\(value): CMD not announced: \(root.stderrText())")
+                continue
+            }
+            defer { killLeftovers([launcher, leaf]) }
+            kill(launcher.pid, SIGKILL)
+            let ended = root.readLines(prefix: "reaped \(leaf.pid) ", count: 1, timeout: 10)
+            XCTAssertEqual(ended, ["reaped \(leaf.pid) signal \(SIGTERM)"], "ORPHANGUARD_SIGNAL=\(value) under the launcher")
+        }
+    }
 }

@@ -316,7 +316,9 @@ size_t og_env_unguarded_size(char *const envp[])
     return (count_entries(envp) + 2) * sizeof(char *) + (preload ? strlen(preload) + 1 : 0);
 }
 
-char **og_env_build_unguarded(char *const envp[], const char *library, void *buf, size_t len)
+/* envp minus the LD_PRELOAD entries naming a copy of the library: the
+ * unreadable ones, or all of them. */
+static char **build_without_copies(char *const envp[], const char *library, bool readable_too, void *buf, size_t len)
 {
     const size_t exact = strlen(library);
     char *strings, *end;
@@ -338,7 +340,7 @@ char **og_env_build_unguarded(char *const envp[], const char *library, void *buf
         for (const char *p = preload + sizeof(LD_PRELOAD_EQ) - 1; *p;) {
             size_t len_entry = strcspn(p, ": ");
             bool ours = len_entry && entry_names_library(p, len_entry, library, exact);
-            if (len_entry && !(ours && !entry_readable(p, len_entry))) {
+            if (len_entry && !(ours && (readable_too || !entry_readable(p, len_entry)))) {
                 if ((kept++ && !append(&strings, end, ":", 1)) || !append(&strings, end, p, len_entry))
                     return NULL;
             }
@@ -351,4 +353,14 @@ char **og_env_build_unguarded(char *const envp[], const char *library, void *buf
     }
     out[n] = NULL;
     return out;
+}
+
+char **og_env_build_unguarded(char *const envp[], const char *library, void *buf, size_t len)
+{
+    return build_without_copies(envp, library, false, buf, len);
+}
+
+char **og_env_build_without_library(char *const envp[], const char *library, void *buf, size_t len)
+{
+    return build_without_copies(envp, library, true, buf, len);
 }

@@ -166,7 +166,7 @@ bool og_preload_has_library(const char *value, const char *OG_NULLABLE library);
 /* Can this process (in its root and mount namespace, with its effective
  * ids) read the library, as the loader of an exec'd image must? */
 bool og_library_readable(const char *library);
-/* Bytes og_env_build_unguarded needs for envp. */
+/* Bytes og_env_build_unguarded and og_env_build_without_library need. */
 size_t og_env_unguarded_size(char *OG_NULLABLE const envp[OG_NULLABLE]);
 /* Builds, inside buf, envp as given minus the LD_PRELOAD entries naming a
  * copy of the library (`library`, or any liborphanguard.so) that cannot be
@@ -174,6 +174,10 @@ size_t og_env_unguarded_size(char *OG_NULLABLE const envp[OG_NULLABLE]);
  * follow. Async-signal-safe. NULL if len is too small. */
 char *OG_NULLABLE *OG_NULLABLE og_env_build_unguarded(char *OG_NULLABLE const envp[OG_NULLABLE], const char *library,
                                                       void *buf, size_t len);
+/* The same minus every copy of the library in LD_PRELOAD, readable or not:
+ * the launcher's starting point, which puts the library it found first. */
+char *OG_NULLABLE *OG_NULLABLE og_env_build_without_library(char *OG_NULLABLE const envp[OG_NULLABLE],
+                                                            const char *library, void *buf, size_t len);
 
 /* ---- /proc/PID/stat (proc_stat.c) --------------------------------------- */
 

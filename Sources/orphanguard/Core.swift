@@ -51,18 +51,29 @@ struct Settings {
     }
 }
 
-/// `environment` as an exec'd child of a guarded process gets it: the library first in LD_PRELOAD
-/// and ASan's link-order check off (marked in ORPHANGUARD_ADDED so that CMD gets its own value back).
+/// `environment` with `library` first in LD_PRELOAD (any other copy of it taken out) and ASan's
+/// link-order check off, marked in ORPHANGUARD_ADDED so that CMD gets its own value back.
 func preloadedEnvironment(_ environment: [String], library: String) -> [String] {
-    withCStringArray(environment) { envp in
-        library.withCString { path in
-            var inject = og_inject(library: path, vars: nil, nvars: 0, parent: nil)
-            let size = og_env_size(envp, &inject)
-            let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: MemoryLayout<UnsafeRawPointer>.alignment)
-            defer { buffer.deallocate() }
-            guard let built = og_env_build(envp, &inject, buffer, size) else { return environment }
-            return strings(built)
+    library.withCString { path in
+        var inject = og_inject(library: path, vars: nil, nvars: 0, parent: nil)
+        let withoutCopies = build(environment, size: { og_env_unguarded_size($0) }) {
+            og_env_build_without_library($0, path, $1, $2)
         }
+        return build(withoutCopies, size: { og_env_size($0, &inject) }) { og_env_build($0, &inject, $1, $2) }
+    }
+}
+
+/// What one of the library's builders makes of `environment`, in a buffer of the size it asks for;
+/// `environment` itself if it cannot.
+private func build(_ environment: [String], size: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> Int,
+                   _ builder: (UnsafePointer<UnsafeMutablePointer<CChar>?>, UnsafeMutableRawPointer, Int)
+                       -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> [String] {
+    withCStringArray(environment) { envp in
+        let bytes = size(envp)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: MemoryLayout<UnsafeRawPointer>.alignment)
+        defer { buffer.deallocate() }
+        guard let built = builder(envp, buffer, bytes) else { return environment }
+        return strings(built)
     }
 }
 

@@ -7,7 +7,7 @@
  * link-order check, and afterwards lacks nothing. og_env_build_unguarded (for an exec that cannot
  * see the library; the path in the input is usually missing) fits in og_env_unguarded_size, keeps
  * every entry but LD_PRELOAD in order, and leaves at most one LD_PRELOAD that names no missing copy
- * of the library.
+ * of the library; og_env_build_without_library (the launcher's) leaves none at all.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -120,6 +120,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         free(value);
     }
+    free(buf);
+
+    /* og_env_build_without_library: the same layout, and no copy of the library at all. */
+    buf = malloc(need);
+    out = og_env_build_without_library(envp, library, buf, need);
+    if (!out)
+        abort();
+    kept = 0;
+    for (size_t i = 0; i < nenv; i++)
+        if (strncmp(envp[i], "LD_PRELOAD=", 11) && out[kept++] != envp[i])
+            abort();
+    if (out[kept] && (strncmp(out[kept], "LD_PRELOAD=", 11) || out[kept + 1] ||
+                      og_preload_has_library(out[kept] + 11, library)))
+        abort();
     free(buf);
     free(text);
     return 0;

@@ -71,6 +71,20 @@ final class LauncherTests: XCTestCase {
         }
     }
 
+    /// Another copy of the library in LD_PRELOAD (a stale path from an older install) gives way to
+    /// the one the launcher found, which comes first; other entries stay.
+    func testOtherCopiesOfTheLibraryGiveWay() throws {
+        let libPath = try runLauncher(["lib"]).out.trimmingCharacters(in: .newlines)
+        var env = base
+        env["LD_PRELOAD"] = "/stale/liborphanguard.so:/usr/lib/x86_64-linux-gnu/libm.so.6 \(libPath)"
+        let exports = try runLauncher(["env"], environment: env)
+        XCTAssertTrue(exports.out.hasPrefix("export LD_PRELOAD='\(libPath):/usr/lib/x86_64-linux-gnu/libm.so.6'\n"),
+                      exports.out)
+        let run = try runLauncher(["run", "--", "/bin/sh", "-c", "echo \"$LD_PRELOAD\""], environment: env)
+        XCTAssertEqual(run.status, 0, run.err)
+        XCTAssertEqual(run.out, "\(libPath):/usr/lib/x86_64-linux-gnu/libm.so.6\n")
+    }
+
     /// A missing or unusable library is reported before anything is spawned.
     func testBadLibraryIsReportedBeforeSpawning() throws {
         let marker = NSTemporaryDirectory() + "orphanguard-marker-\(getpid())"

@@ -19,12 +19,24 @@ struct Run: ParsableCommand {
           help: "Start CMD in its own process group and forward every signal to that whole group.")
     var processGroup = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "on (a bare --isolate): run the job in its own pid namespace, so nothing in it outlives the launcher, or exit 2 where none can be made; auto: the same, or a warning and no isolation. (default: $ORPHANGUARD_ISOLATE, else off)",
+        valueName: "on|auto|off"))
+    var isolate: IsolationMode?
+
+    /// The namespace's init under --isolate (the launcher again), with its lifeline's descriptor.
+    @Option(name: .customLong("isolate-init"), help: .hidden)
+    var isolateInit: Int32?
+
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
     var command: [String] = []
 
     func validate() throws {
         guard !command.isEmpty else {
             throw ValidationError("no command given after '--': orphanguard run [options] -- CMD [ARGS...]")
+        }
+        if IsolationMode.resolve(option: isolate) == nil {
+            throw ValidationError("\(IsolationMode.variable): expected 1, 0 or auto, got '\(String(cString: getenv(IsolationMode.variable)))'")
         }
     }
 
@@ -35,6 +47,10 @@ struct Run: ParsableCommand {
         } catch {
             fail("\(error)")
         }
+        if isolateInit == nil, let mode = IsolationMode.resolve(option: isolate), mode != .off,
+           let status = Isolation.launch(mode: mode, arguments: CommandLine.arguments, forwardToGroup: processGroup) {
+            Glibc.exit(status)
+        }
         let supervisor = Supervisor(policy: .init(
             signal: options.signalNumber,
             graceMilliseconds: options.graceMilliseconds,
@@ -43,6 +59,9 @@ struct Run: ParsableCommand {
             verbose: options.verbose,
             excluded: options.excludedNames
         ))
+        if let isolateInit {
+            Isolation.becomeInit(supervisor, lifeline: isolateInit, graceMilliseconds: options.graceMilliseconds)
+        }
         let status = try supervisor.run(command, environment: childEnvironment(library: library))
         Glibc.exit(status)
     }

@@ -4,13 +4,13 @@ import XCTest
 
 /// End-to-end tests of the built `orphanguard` binary.
 final class LauncherTests: XCTestCase {
-    private let base = guardedEnvironment(preload: false)
+    let base = guardedEnvironment(preload: false)
 
-    private func launcher(_ args: [String], environment: [String: String]? = nil) throws -> Child {
+    func launcher(_ args: [String], environment: [String: String]? = nil) throws -> Child {
         try Child([Paths.launcher] + args, environment: environment ?? base)
     }
 
-    private func runLauncher(_ args: [String], environment: [String: String]? = nil) throws -> (status: Int32, out: String, err: String) {
+    func runLauncher(_ args: [String], environment: [String: String]? = nil) throws -> (status: Int32, out: String, err: String) {
         try runCommand([Paths.launcher] + args, environment: environment ?? base)
     }
 
@@ -317,7 +317,7 @@ final class LauncherTests: XCTestCase {
 
     /// Runs `prefix sh -c 'exit N'` for N in 0...255 from one shell loop (one process start each, not
     /// a test-harness round trip) and asserts that each status comes back unchanged and silently.
-    private func assertEveryExitStatusPassesThrough(_ prefix: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertEveryExitStatusPassesThrough(_ prefix: [String], file: StaticString = #filePath, line: UInt = #line) throws {
         let quoted = prefix.map { "'\($0)'" }.joined(separator: " ")
         let loop = """
             code=0

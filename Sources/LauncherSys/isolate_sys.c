@@ -98,7 +98,9 @@ int og_isolate_spawn(const char *exe, char *const argv[], char *const envp[], co
         if (fcntl(lifeline_read, F_SETFD, 0) != 0)
             child_fail(report[1], OG_ISOLATE_EXEC, errno);
         sigprocmask(SIG_SETMASK, child_mask, NULL);
-        execve(exe, argv, envp);
+        /* The system call itself: a preloaded library's execve() would rewrite the environment
+         * and PR_SET_PDEATHSIG for a child it cannot know about. */
+        syscall(SYS_execve, exe, argv, envp);
         child_fail(report[1], OG_ISOLATE_EXEC, errno);
     }
     close(report[1]);
@@ -125,6 +127,8 @@ int og_isolate_arm_parent_death(int sig)
 {
     return prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0) == 0 ? 0 : errno;
 }
+
+int og_isolate_keep_private(int fd) { return fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 ? 0 : errno; }
 
 int og_isolate_lifeline_cut(int fd)
 {

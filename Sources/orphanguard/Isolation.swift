@@ -110,6 +110,7 @@ enum Isolation {
     /// Passes signals on to the init (which passes them on to CMD) until it exits; its status.
     /// A terminal's signals reach the init and CMD directly (the same process group), so they are
     /// not passed on; a terminal's stop stops this launcher too, so the shell sees the job stop.
+    /// Every child is reaped: as a container's PID 1 others may be re-parented to us.
     private static func forward(to initPid: pid_t, handled: inout sigset_t) -> Int32 {
         var info = siginfo_t()
         while true {
@@ -117,8 +118,8 @@ enum Isolation {
             if sig < 0 { continue }
             if sig == SIGCHLD {
                 var status: Int32 = 0
-                let pid = waitpid(initPid, &status, WNOHANG)
-                if pid == initPid {
+                while case let pid = waitpid(-1, &status, WNOHANG), pid > 0 || (pid < 0 && errno == EINTR) {
+                    guard pid == initPid else { continue }
                     if og_wait_exited(status) != 0 { return og_wait_exit_status(status) }
                     if og_wait_signaled(status) != 0 { return 128 + og_wait_term_signal(status) }
                 }
@@ -138,6 +139,7 @@ enum Isolation {
         let err = og_isolate_arm_parent_death(sig)
         if err != 0 { fail("--isolate: PR_SET_PDEATHSIG: \(String(cString: strerror(err)))") }
         if og_isolate_lifeline_cut(lifeline) != 0 { exit(128 + SIGKILL) }
+        if og_isolate_keep_private(lifeline) != 0 { fail("--isolate: descriptor \(lifeline) is not the lifeline") }
         supervisor.parentDeath = (signal: sig, confirm: {
             // Anyone of our uid may send the signal; only the closed pipe says the launcher is gone.
             guard og_isolate_lifeline_cut(lifeline) != 0 else { return false }

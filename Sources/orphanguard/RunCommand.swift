@@ -35,6 +35,9 @@ struct Run: ParsableCommand {
         guard !command.isEmpty else {
             throw ValidationError("no command given after '--': orphanguard run [options] -- CMD [ARGS...]")
         }
+        if isolateInit != nil && getpid() != 1 {
+            throw ValidationError("--isolate-init is used by --isolate itself, in the namespace it makes")
+        }
         if IsolationMode.resolve(option: isolate) == nil {
             throw ValidationError("\(IsolationMode.variable): expected 1, 0 or auto, got '\(String(cString: getenv(IsolationMode.variable)))'")
         }

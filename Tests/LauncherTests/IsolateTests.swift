@@ -205,6 +205,19 @@ extension LauncherTests {
         XCTAssertLessThanOrEqual(Int(lines.last ?? "") ?? 99, 4, result.out)
     }
 
+    /// CMD's environment, descriptors, working directory, limits and groups are what it gets without
+    /// --isolate (the init's lifeline is not inherited).
+    func testIsolateChangesNothingElseCMDSees() throws {
+        // Both from one shell, so both inherit the same descriptors from the test process.
+        let script = "env | sort; ls /proc/self/fd; pwd; umask; ulimit -a; id -G; cat /proc/self/cgroup; readlink /proc/self/ns/net"
+        let both = try runCommand(["/bin/sh", "-c", "\"$0\" run -- /bin/sh -c \"$1\"; echo ===; \"$0\" run --isolate -- /bin/sh -c \"$1\"",
+                                   Paths.launcher, script], environment: base)
+        XCTAssertEqual(both.status, 0, both.err)
+        let halves = both.out.components(separatedBy: "===\n")
+        XCTAssertEqual(halves.count, 2, both.out)
+        XCTAssertEqual(halves.last, halves.first, both.err)
+    }
+
     func testIsolateExitStatusAndSignalsPassThrough() throws {
         try assertEveryExitStatusPassesThrough([Paths.launcher, "run", "--isolate", "--"])
         for (signal, name) in [(SIGTERM, "TERM"), (SIGKILL, "KILL"), (SIGSEGV, "SEGV")] {

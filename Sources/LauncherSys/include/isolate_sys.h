@@ -37,6 +37,9 @@ int og_isolate_parent_death_signal(void);
 /// prctl(PR_SET_PDEATHSIG, sig) (prctl is variadic). Returns 0 or errno.
 int og_isolate_arm_parent_death(int sig);
 
+/// Marks `fd` close-on-exec again (the lifeline, so CMD does not inherit it). Returns 0 or errno.
+int og_isolate_keep_private(int fd);
+
 /// 1 if the other end of the pipe `fd` is closed (the launcher holding it is gone), else 0.
 int og_isolate_lifeline_cut(int fd);
 

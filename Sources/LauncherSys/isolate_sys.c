@@ -121,7 +121,8 @@ int og_isolate_spawn(const char *exe, char *const argv[], char *const envp[], co
     return 0;
 }
 
-int og_isolate_parent_death_signal(void) { return SIGRTMAX; }
+/* Not SIGRTMAX, with which the library parks its watcher thread. */
+int og_isolate_parent_death_signal(void) { return SIGRTMAX - 1; }
 
 int og_isolate_arm_parent_death(int sig)
 {
@@ -151,7 +152,7 @@ static void deadline_reached(int sig)
 
 int og_isolate_arm_deadline(long milliseconds)
 {
-    int sig = SIGRTMAX - 1;
+    int sig = SIGRTMAX - 2;
     struct sigaction action = {.sa_handler = deadline_reached};
     sigemptyset(&action.sa_mask);
     if (sigaction(sig, &action, NULL) != 0)

@@ -232,24 +232,11 @@ extension LauncherTests {
 
         var env = base
         env["ORPHANGUARD_ISOLATE"] = "1"
-        let child = try launcher(["run", "--", "/bin/sh", "-c",
-                                  "trap 'echo got USR1' USR1; trap 'echo got HUP; exit 9' HUP; echo ready sh $$; while :; do sleep 0.02; done"],
-                                 environment: env)
-        XCTAssertEqual(child.readLine(timeout: 10), "ready sh 2", "ORPHANGUARD_ISOLATE=1 isolates")
-        child.signal(SIGUSR1)
-        XCTAssertEqual(child.readLine(timeout: 5), "got USR1")
-        child.signal(SIGHUP)
-        XCTAssertEqual(child.readLine(timeout: 5), "got HUP")
-        XCTAssertEqual(child.waitExit(timeout: 10), 9)
+        try assertSignalsAreForwarded(environment: env, firstLine: "ready sh 2")
     }
 
     func testIsolateTerminalCtrlZAndCtrlC() throws {
-        let job = ["/bin/sh", "-c", "echo ready >&3; while :; do sleep 0.05; done"]
-        let harness = [Fixtures.python, Fixtures.script("terminal_job.py")]
-        let plain = try runCommand(harness + job, environment: base)
-        let isolated = try runCommand(harness + [Paths.launcher, "run", "--isolate", "--"] + job, environment: base)
-        XCTAssertEqual(plain.out, "stopped True\nstatus 130\n", plain.err)
-        XCTAssertEqual(isolated.out, plain.out, isolated.err)
+        try assertTerminalJobAsWithoutLauncher(options: ["--isolate"])
     }
 
     /// Where a seccomp filter denies new namespaces (as a container's default profile does):

@@ -31,7 +31,7 @@ int og_isolate_spawn(const char *_Nonnull exe, char *_Nullable const argv[_Nonnu
                      int user_namespace, int pdeath_signal, int lifeline_read, int lifeline_write,
                      pid_t *_Nonnull pid, int *_Nonnull failed_stage);
 
-/// The signal the init gets when the launcher outside dies (SIGRTMAX, a macro Swift cannot read).
+/// The signal the init gets when the launcher outside dies (SIGRTMAX-1; SIGRTMAX is a function-like macro Swift cannot call).
 int og_isolate_parent_death_signal(void);
 
 /// prctl(PR_SET_PDEATHSIG, sig) (prctl is variadic). Returns 0 or errno.
@@ -43,7 +43,7 @@ int og_isolate_keep_private(int fd);
 /// 1 if the other end of the pipe `fd` is closed (the launcher holding it is gone), else 0.
 int og_isolate_lifeline_cut(int fd);
 
-/// Makes the process _exit in `milliseconds` from a signal handler (a timer's SIGRTMAX-1). Returns 0
+/// Makes the process _exit in `milliseconds` from a signal handler (a timer's SIGRTMAX-2). Returns 0
 /// or errno.
 int og_isolate_arm_deadline(long milliseconds);
 

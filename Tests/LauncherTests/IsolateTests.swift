@@ -239,6 +239,21 @@ extension LauncherTests {
         try assertTerminalJobAsWithoutLauncher(options: ["--isolate"])
     }
 
+    /// user.max_user_namespaces=0 (set in a user namespace of the test's own, so the machine's setting
+    /// is untouched): rootless --isolate exits 2 naming the sysctl; auto runs without isolation.
+    func testIsolateWithUserNamespacesDisabledBySysctl() throws {
+        try requireRoot()
+        let limited = [Fixtures.python, Fixtures.script("userns_limit.py")] + Self.nobody
+        let strict = try runCommand(limited + [Paths.launcher, "run", "--isolate", "--", "/bin/sh", "-c", "echo started"], environment: base)
+        XCTAssertEqual(strict.status, 2, strict.err)
+        XCTAssertEqual(strict.out, "")
+        XCTAssertEqual(strict.err, "orphanguard: --isolate: cannot create the job's namespaces: user namespaces are disabled (sysctl user.max_user_namespaces=0) (clone: No space left on device)\n")
+        let auto = try runCommand(limited + [Paths.launcher, "run", "--isolate=auto", "--", "/bin/sh", "-c", "echo $$"], environment: base)
+        XCTAssertEqual(auto.status, 0, auto.err)
+        XCTAssertNotEqual(auto.out, "2\n", "ran isolated")
+        XCTAssertEqual(auto.err, "orphanguard: --isolate=auto: cannot create the job's namespaces: user namespaces are disabled (sysctl user.max_user_namespaces=0) (clone: No space left on device); running without isolation\n")
+    }
+
     /// Where a seccomp filter denies new namespaces (as a container's default profile does):
     /// --isolate exits 2 before starting anything, with the reason; auto warns once and runs.
     func testIsolateWithoutNamespacesExitsTwoOrFallsBack() throws {

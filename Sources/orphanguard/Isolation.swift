@@ -29,14 +29,14 @@ enum IsolationMode: String, ExpressibleByArgument, CaseIterable {
         }
     }
 
-    /// ArgumentParser has no option with an optional value: a bare `--isolate` (before `--`) is
-    /// read as `--isolate=on`.
+    /// ArgumentParser has no option with an optional value: a bare `--isolate` (before `--`, and
+    /// not followed by a mode) is read as `--isolate=on`.
     static func normalized(_ arguments: [String]) -> [String] {
-        var result: [String] = []
-        var afterTerminator = false
-        for argument in arguments {
-            if argument == "--" { afterTerminator = true }
-            result.append(!afterTerminator && argument == "--isolate" ? "--isolate=on" : argument)
+        var result = arguments
+        for (index, argument) in arguments.enumerated() {
+            if argument == "--" { break }
+            let next = arguments.index(after: index) < arguments.endIndex ? arguments[index + 1] : nil
+            if argument == "--isolate", !allCases.map(\.rawValue).contains(next ?? "") { result[index] = "--isolate=on" }
         }
         return result
     }

@@ -8,8 +8,10 @@ struct Run: ParsableCommand {
         discussion: """
         CMD runs with liborphanguard.so preloaded (prepended to LD_PRELOAD). The launcher is a child \
         subreaper: it ends processes re-parented to it, forwards signals to CMD, reaps zombies (also as a \
-        container's PID 1), and when CMD exits ends whatever is left. Exit status: CMD's, 128+N if CMD died \
-        of signal N, 127 if CMD was not found, 126 if it could not be executed, 2 for launcher errors.
+        container's PID 1), and when CMD exits ends whatever is left. With --isolate the job runs in its \
+        own pid namespace, under an init that does the same inside, and the kernel ends it all if the \
+        launcher is killed. Exit status: CMD's, 128+N if CMD died of signal N, 127 if CMD was not found, \
+        126 if it could not be executed, 2 for launcher errors.
         """
     )
 

@@ -284,6 +284,12 @@ extension LauncherTests {
         let bad = try runLauncher(["run", "--", "true"], environment: env)
         XCTAssertEqual(bad.status, 2)
         XCTAssertEqual(bad.err, "orphanguard: ORPHANGUARD_ISOLATE: expected 1, 0 or auto, got 'maybe'\n")
+        for spelling in [["--isolate"], ["--isolate=on"], ["--isolate", "on"], ["--grace", "1", "--isolate"]] {
+            let result = try runLauncher(["run"] + spelling + ["--", "/bin/sh", "-c", "echo $$"])
+            XCTAssertEqual(result.out, "2\n", "\(spelling): \(result.err)")
+        }
+        let off = try runLauncher(["run", "--isolate", "off", "--", "/bin/sh", "-c", "echo $$"], environment: env.merging(["ORPHANGUARD_ISOLATE": "1"]) { $1 })
+        XCTAssertNotEqual(off.out, "2\n", "--isolate off wins over ORPHANGUARD_ISOLATE=1")
         let badOption = try runLauncher(["run", "--isolate=sometimes", "--", "true"])
         XCTAssertEqual(badOption.status, 2)
         XCTAssertTrue(badOption.err.contains("--isolate"), badOption.err)

@@ -149,12 +149,17 @@ extension LauncherTests {
     }
 
     /// The namespace's init SIGKILLed: the kernel ends everything in it at once, and the launcher
-    /// exits 128+9.
+    /// exits 128+9. A checkpointing SIGTERM handler gets no chance then (it does when the launcher
+    /// is SIGKILLed): why the init is a process of its own, below a launcher that stays outside.
     func testIsolateInitSIGKILLedEndsEverythingAtOnce() throws {
         let orphaner = try Fixtures.binary("static_orphaner", static: true)
+        let file = NSTemporaryDirectory() + "orphanguard-isolate-init-checkpoint-\(getpid())"
+        try? FileManager.default.removeItem(atPath: file)
+        defer { try? FileManager.default.removeItem(atPath: file) }
         let root = try launcher(["run", "--grace", "5", "--isolate", "--", "/bin/sh", "-c",
-                                 "'\(orphaner)' 600000 & '\(try Fixtures.binary("tree"))' thread-spawn & wait"])
-        XCTAssertEqual(root.readLines(prefix: "ready", count: 4, timeout: 15).count, 4, root.stderrText())
+                                 "'\(orphaner)' 600000 & '\(try Fixtures.binary("tree"))' thread-spawn & " +
+                                 "'\(Fixtures.python)' '\(Fixtures.script("checkpoint.py"))' '\(file)' & wait"])
+        XCTAssertEqual(root.readLines(prefix: "ready", count: 5, timeout: 15).count, 5, root.stderrText())
         let tree = ProcessTable.descendants(of: root.pid)
         defer { killLeftovers(tree) }
         let initProcess = try XCTUnwrap(tree.first { ProcStat.read($0.pid)?.ppid == root.pid })
@@ -164,6 +169,7 @@ extension LauncherTests {
         XCTAssertLessThan(ms ?? .infinity, 1000, "not at once (grace is 5 s)")
         print("teardown init SIGKILLed under --isolate, \(tree.count) processes: \(String(format: "%.1f", ms ?? -1)) ms")
         XCTAssertEqual(root.waitExit(timeout: 5), 128 + SIGKILL)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file), "the checkpoint handler ran")
     }
 
     /// Rootless: what CMD sees of its ids, and a file's owner, are the same with and without

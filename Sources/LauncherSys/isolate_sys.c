@@ -97,7 +97,11 @@ int og_isolate_spawn(const char *exe, char *const argv[], char *const envp[], co
             _exit(128 + pdeath_signal);
         if (fcntl(lifeline_read, F_SETFD, 0) != 0)
             child_fail(report[1], OG_ISOLATE_EXEC, errno);
-        sigprocmask(SIG_SETMASK, child_mask, NULL);
+        /* Blocked until the init takes it with sigtimedwait: left at its default action, the
+         * kernel would drop it for a namespace's init. */
+        sigset_t mask = *child_mask;
+        sigaddset(&mask, pdeath_signal);
+        sigprocmask(SIG_SETMASK, &mask, NULL);
         /* The system call itself: a preloaded library's execve() would rewrite the environment
          * and PR_SET_PDEATHSIG for a child it cannot know about. */
         syscall(SYS_execve, exe, argv, envp);

@@ -45,15 +45,17 @@ enum IsolationMode: String, ExpressibleByArgument, CaseIterable {
 enum Isolation {
     /// The launcher's side: starts the init and waits for it, forwarding signals. Returns the exit
     /// code, or nil when `auto` found no namespaces to make (after one line saying why).
-    static func launch(mode: IsolationMode, arguments: [String], forwardToGroup: Bool) -> Int32? {
+    static func launch(mode: IsolationMode, arguments: [String]) -> Int32? {
         var handled = sigset_t(), original = sigset_t()
         sigemptyset(&handled)
         for sig in Supervisor.forwarded + Supervisor.stops + [SIGCHLD] { sigaddset(&handled, sig) }
-        sigprocmask(SIG_BLOCK, &handled, &original)
-        var lifeline: [Int32] = [-1, -1]
-        if let err = Optional(og_isolate_lifeline(&lifeline)), err != 0 {
-            fail("--isolate: pipe: \(String(cString: strerror(err)))")
+        // Blocked before the init exists, so no signal meant for the job is lost in between.
+        if sigprocmask(SIG_BLOCK, &handled, &original) != 0 {
+            fail("--isolate: sigprocmask: \(String(cString: strerror(errno)))")
         }
+        var lifeline: [Int32] = [-1, -1]
+        let err = og_isolate_lifeline(&lifeline)
+        if err != 0 { fail("--isolate: pipe: \(String(cString: strerror(err)))") }
         // The init is this launcher again, told which descriptor is its lifeline.
         let argv = [arguments[0], arguments[1], "--isolate-init", String(lifeline[0])] + arguments.dropFirst(2)
         var started = start(argv, mask: &original, lifeline: lifeline)
@@ -131,9 +133,9 @@ enum Isolation {
         }
     }
 
-    /// The init's side, before it supervises CMD: PR_SET_PDEATHSIG again (the library, when the
-    /// launcher runs with it preloaded, arms SIGKILL for a namespace's init in its constructor),
-    /// then the check that the launcher is still there. Gives the Supervisor its parent-death hook.
+    /// The init's side, before it supervises CMD: PR_SET_PDEATHSIG again (it survives the exec, but
+    /// a preloaded library's constructor may arm its own for a namespace's init), then the check that
+    /// the launcher is still there. Gives the Supervisor its parent-death hook.
     static func becomeInit(_ supervisor: Supervisor, lifeline: Int32, graceMilliseconds: Int) {
         let sig = og_isolate_parent_death_signal()
         let err = og_isolate_arm_parent_death(sig)

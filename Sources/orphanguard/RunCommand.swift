@@ -53,7 +53,7 @@ struct Run: ParsableCommand {
             fail("\(error)")
         }
         if isolateInit == nil, let mode = IsolationMode.resolve(option: isolate), mode != .off,
-           let status = Isolation.launch(mode: mode, arguments: CommandLine.arguments, forwardToGroup: processGroup) {
+           let status = Isolation.launch(mode: mode, arguments: CommandLine.arguments) {
             Glibc.exit(status)
         }
         let supervisor = Supervisor(policy: .init(

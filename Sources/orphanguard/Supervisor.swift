@@ -51,6 +51,7 @@ final class Supervisor {
         if let parentDeath { sigaddset(&handled, parentDeath.signal) }
         // Blocked, then taken with sigtimedwait: no handler runs at an awkward moment.
         try systemCall("sigprocmask") { sigprocmask(SIG_BLOCK, &handled, &original) }
+        if let parentDeath { sigdelset(&original, parentDeath.signal) } // blocked since our exec; not CMD's
         try spawn(argv, environment: environment)
         supervise()
         endRemaining()

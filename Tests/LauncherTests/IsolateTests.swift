@@ -172,6 +172,23 @@ extension LauncherTests {
         XCTAssertFalse(FileManager.default.fileExists(atPath: file), "the checkpoint handler ran")
     }
 
+    /// The launcher SIGKILLed at any moment of the start-up (before the init has armed its signal,
+    /// before CMD is started): nothing of the job is left.
+    func testIsolateLauncherSIGKILLedDuringStartUp() throws {
+        let marker = "\(1000 + getpid() % 1000).5"
+        let sleepers = {
+            ProcessTable.parents().keys.filter { Self.commandLine($0) == "sleep\u{0}\(marker)\u{0}" }
+        }
+        for delay in stride(from: 0, through: 40_000, by: 2_000) {
+            let root = try launcher(["run", "--grace", "0.2", "--isolate", "--", "/bin/sleep", marker])
+            usleep(UInt32(delay))
+            root.signal(SIGKILL)
+            _ = root.waitExit(timeout: 5)
+        }
+        XCTAssertTrue(sleepUntil(timeout: 3) { sleepers().isEmpty }, "left: \(sleepers())")
+        for pid in sleepers() { kill(pid, SIGKILL) }
+    }
+
     /// Rootless: what CMD sees of its ids, and a file's owner, are the same with and without
     /// --isolate; supplementary groups show as the overflow group (65534) but still grant access.
     func testIsolateKeepsTheCallersIds() throws {

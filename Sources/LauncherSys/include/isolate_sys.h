@@ -23,7 +23,8 @@ enum {
 ///
 /// In the child, before exec: PR_SET_PDEATHSIG is armed with `pdeath_signal` (then `lifeline_read`
 /// is checked: its write end, `lifeline_write`, which the child closes, is held by the caller only),
-/// `lifeline_read` is kept open across the exec, and the signal mask becomes `child_mask`. Returns
+/// `lifeline_read` is kept open across the exec, and the signal mask becomes `child_mask` plus
+/// `pdeath_signal` (pending, not dropped, until the init takes it). Returns
 /// 0 with *pid set once the exec succeeded; else the errno and *failed_stage (OG_ISOLATE_*), the
 /// child already reaped.
 int og_isolate_spawn(const char *_Nonnull exe, char *_Nullable const argv[_Nonnull],

@@ -277,6 +277,17 @@ extension LauncherTests {
         XCTAssertEqual(auto.err, "orphanguard: --isolate=auto: cannot create the job's namespaces: user namespaces are disabled (sysctl user.max_user_namespaces=0) (clone: No space left on device); running without isolation\n")
     }
 
+    /// Root without CAP_SYS_ADMIN (a container's root) may not make a pid namespace by itself: a user
+    /// namespace mapping root to itself is made first, and CMD still runs as root, pid 2.
+    func testIsolateAsRootWithoutCapSysAdmin() throws {
+        try requireRoot()
+        let result = try runCommand(["/usr/bin/setpriv", "--bounding-set", "-sys_admin", "--inh-caps", "-sys_admin", "--",
+                                     Paths.launcher, "run", "--isolate", "--", "/bin/sh", "-c", "echo $$; id -u; cat /proc/self/uid_map"],
+                                    environment: base)
+        XCTAssertEqual(result.status, 0, result.err)
+        XCTAssertEqual(result.out.split(whereSeparator: \.isWhitespace), ["2", "0", "0", "0", "1"], result.out)
+    }
+
     /// Where a seccomp filter denies new namespaces (as a container's default profile does):
     /// --isolate exits 2 before starting anything, with the reason; auto warns once and runs.
     func testIsolateWithoutNamespacesExitsTwoOrFallsBack() throws {

@@ -2,9 +2,10 @@
  * orphanguard run --isolate: the namespace's init is started here, in C, because it is born by a
  * raw clone() with namespace flags (glibc has no fork() that takes them) and such a child may make
  * plain system calls only: glibc's per-thread state still names the process it was cloned from.
- * So the child sets up its namespaces with system calls and then execs the launcher again
- * (/proc/self/exe), which gives the init a fresh image of its own. Errors are returned as errno
- * values, unchanged.
+ * So the child sets up its namespaces with system calls and then execs the launcher's own file
+ * again, which gives the init a fresh image of its own. None of the calls it makes is one a
+ * preloaded liborphanguard interposes (its execve is the system call). Errors are returned as
+ * errno values, unchanged.
  */
 #define _GNU_SOURCE
 #include "isolate_sys.h"

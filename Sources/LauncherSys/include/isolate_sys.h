@@ -16,7 +16,7 @@ enum {
     OG_ISOLATE_EXEC,
 };
 
-/// Starts `exe` (normally /proc/self/exe, the launcher again) as the init of a new pid namespace
+/// Starts `exe` (the launcher's own file again) as the init of a new pid namespace
 /// with a private mount namespace and a fresh /proc; with `user_namespace`, also in a new user
 /// namespace that maps the caller's effective uid and gid to themselves. C because the child of a
 /// raw clone() may make plain system calls only (see isolate_sys.c).

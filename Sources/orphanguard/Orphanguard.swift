@@ -18,7 +18,7 @@ struct Orphanguard: ParsableCommand {
 enum Entry {
     static func main() {
         do {
-            var command = try Orphanguard.parseAsRoot()
+            var command = try Orphanguard.parseAsRoot(IsolationMode.normalized(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch {
             let code = Orphanguard.exitCode(for: error)

@@ -8,8 +8,10 @@ struct Run: ParsableCommand {
         discussion: """
         CMD runs with liborphanguard.so preloaded (prepended to LD_PRELOAD). The launcher is a child \
         subreaper: it ends processes re-parented to it, forwards signals to CMD, reaps zombies (also as a \
-        container's PID 1), and when CMD exits ends whatever is left. Exit status: CMD's, 128+N if CMD died \
-        of signal N, 127 if CMD was not found, 126 if it could not be executed, 2 for launcher errors.
+        container's PID 1), and when CMD exits ends whatever is left. With --isolate the job runs in its \
+        own pid namespace, under an init that does the same inside, and the kernel ends it all if the \
+        launcher is killed. Exit status: CMD's, 128+N if CMD died of signal N, 127 if CMD was not found, \
+        126 if it could not be executed, 2 for launcher errors.
         """
     )
 
@@ -19,6 +21,15 @@ struct Run: ParsableCommand {
           help: "Start CMD in its own process group and forward every signal to that whole group.")
     var processGroup = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "on (a bare --isolate): run the job in its own pid namespace, so nothing in it outlives the launcher, or exit 2 where none can be made; auto: the same, or a warning and no isolation. (default: $ORPHANGUARD_ISOLATE, else off)",
+        valueName: "on|auto|off"))
+    var isolate: IsolationMode?
+
+    /// The namespace's init under --isolate (the launcher again), with its lifeline's descriptor.
+    @Option(name: .customLong("isolate-init"), help: .hidden)
+    var isolateInit: Int32?
+
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
     var command: [String] = []
 
@@ -26,10 +37,20 @@ struct Run: ParsableCommand {
         guard !command.isEmpty else {
             throw ValidationError("no command given after '--': orphanguard run [options] -- CMD [ARGS...]")
         }
+        if isolateInit != nil && getpid() != 1 {
+            throw ValidationError("--isolate-init is used by --isolate itself, in the namespace it makes")
+        }
+        if IsolationMode.resolve(option: isolate) == nil {
+            throw ValidationError("\(IsolationMode.variable): expected 1, 0 or auto, got '\(String(cString: getenv(IsolationMode.variable)))'")
+        }
     }
 
     func run() throws {
         let library = try Library.locate()
+        if isolateInit == nil, let mode = IsolationMode.resolve(option: isolate), mode != .off,
+           let status = Isolation.launch(mode: mode, arguments: CommandLine.arguments) {
+            Glibc.exit(status)
+        }
         let environment = childEnvironment(library: library)
         // What CMD's library will use, inherited variables included: the launcher acts the same way.
         let settings = Settings(environment: environment)
@@ -41,6 +62,9 @@ struct Run: ParsableCommand {
             verbose: settings.verbose,
             excluded: settings.excludedNames
         ))
+        if let isolateInit {
+            Isolation.becomeInit(supervisor, lifeline: isolateInit, graceMilliseconds: settings.graceMilliseconds)
+        }
         let status = try supervisor.run(command, environment: environment)
         Glibc.exit(status)
     }

@@ -31,6 +31,11 @@ final class Supervisor {
     private var handled = sigset_t()
     private var original = sigset_t()
 
+    /// Under `--isolate`, in the namespace's init (Isolation.swift): the signal the init gets when the
+    /// launcher outside dies, and the check that it did. CMD then gets the configured signal, as a
+    /// CMD started by the launcher gets it from its PR_SET_PDEATHSIG.
+    var parentDeath: (signal: Int32, confirm: () -> Bool)?
+
     init(policy: Policy) {
         self.policy = policy
     }
@@ -43,8 +48,10 @@ final class Supervisor {
         }
         sigemptyset(&handled)
         for sig in Self.forwarded + Self.stops + [SIGCHLD] { sigaddset(&handled, sig) }
+        if let parentDeath { sigaddset(&handled, parentDeath.signal) }
         // Blocked, then taken with sigtimedwait: no handler runs at an awkward moment.
         try systemCall("sigprocmask") { sigprocmask(SIG_BLOCK, &handled, &original) }
+        if let parentDeath { sigdelset(&original, parentDeath.signal) } // blocked since our exec; not CMD's
         try spawn(argv, environment: environment)
         supervise()
         endRemaining()
@@ -93,6 +100,13 @@ final class Supervisor {
         // A terminal's signal (Ctrl-C, Ctrl-\) went to the whole foreground group, CMD included.
         let fromTerminal = og_siginfo_code(&info) == SI_KERNEL
         let target = policy.forwardToGroup ? -child : child
+        if let parentDeath, sig == parentDeath.signal {
+            if parentDeath.confirm() {
+                kill(target, policy.signal)
+                if ProcFS.isStopped(child) { kill(target, SIGCONT) }
+            }
+            return
+        }
         if Self.stops.contains(sig) {
             // Ctrl-Z: CMD stops by itself (or is told to); stop with it so the shell sees the job stop.
             if !fromTerminal || policy.forwardToGroup { kill(target, sig) }

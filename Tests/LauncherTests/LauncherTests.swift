@@ -4,13 +4,13 @@ import XCTest
 
 /// End-to-end tests of the built `orphanguard` binary.
 final class LauncherTests: XCTestCase {
-    private let base = guardedEnvironment(preload: false)
+    let base = guardedEnvironment(preload: false)
 
-    private func launcher(_ args: [String], environment: [String: String]? = nil) throws -> Child {
+    func launcher(_ args: [String], environment: [String: String]? = nil) throws -> Child {
         try Child([Paths.launcher] + args, environment: environment ?? base)
     }
 
-    private func runLauncher(_ args: [String], environment: [String: String]? = nil) throws -> (status: Int32, out: String, err: String) {
+    func runLauncher(_ args: [String], environment: [String: String]? = nil) throws -> (status: Int32, out: String, err: String) {
         try runCommand([Paths.launcher] + args, environment: environment ?? base)
     }
 
@@ -153,24 +153,37 @@ final class LauncherTests: XCTestCase {
     }
 
     func testSignalsAreForwarded() throws {
+        try assertSignalsAreForwarded(environment: base, firstLine: nil)
+    }
+
+    /// USR1 and HUP sent to the launcher reach CMD's traps; HUP's trap exits 9, which comes back.
+    /// `firstLine`: the ready line expected (nil: any one).
+    func assertSignalsAreForwarded(environment: [String: String], firstLine: String?, file: StaticString = #filePath, line: UInt = #line) throws {
         let child = try launcher(["run", "--", "/bin/sh", "-c",
-                                  "trap 'echo got USR1' USR1; trap 'echo got HUP; exit 9' HUP; echo ready sh $$; while :; do sleep 0.02; done"])
-        XCTAssertEqual(child.readyPids(count: 1).count, 1)
+                                  "trap 'echo got USR1' USR1; trap 'echo got HUP; exit 9' HUP; echo ready sh $$; while :; do sleep 0.02; done"],
+                                 environment: environment)
+        let ready = child.readLine(timeout: 10)
+        XCTAssertEqual(ready?.hasPrefix("ready sh "), true, file: file, line: line)
+        if let firstLine { XCTAssertEqual(ready, firstLine, file: file, line: line) }
         child.signal(SIGUSR1)
-        XCTAssertEqual(child.readLine(timeout: 5), "got USR1")
+        XCTAssertEqual(child.readLine(timeout: 5), "got USR1", file: file, line: line)
         child.signal(SIGHUP)
-        XCTAssertEqual(child.readLine(timeout: 5), "got HUP")
-        XCTAssertEqual(child.waitExit(timeout: 10), 9)
+        XCTAssertEqual(child.readLine(timeout: 5), "got HUP", file: file, line: line)
+        XCTAssertEqual(child.waitExit(timeout: 10), 9, file: file, line: line)
     }
 
     /// On a terminal, Ctrl-Z stops the job and Ctrl-C ends it, exactly as without the launcher.
     func testTerminalCtrlZAndCtrlC() throws {
+        try assertTerminalJobAsWithoutLauncher(options: [])
+    }
+
+    func assertTerminalJobAsWithoutLauncher(options: [String], file: StaticString = #filePath, line: UInt = #line) throws {
         let job = ["/bin/sh", "-c", "echo ready >&3; while :; do sleep 0.05; done"]
         let harness = [Fixtures.python, Fixtures.script("terminal_job.py")]
         let plain = try runCommand(harness + job, environment: base)
-        let guarded = try runCommand(harness + [Paths.launcher, "run", "--"] + job, environment: base)
-        XCTAssertEqual(plain.out, "stopped True\nstatus 130\n", plain.err)
-        XCTAssertEqual(guarded.out, plain.out, guarded.err)
+        let guarded = try runCommand(harness + [Paths.launcher, "run"] + options + ["--"] + job, environment: base)
+        XCTAssertEqual(plain.out, "stopped True\nstatus 130\n", plain.err, file: file, line: line)
+        XCTAssertEqual(guarded.out, plain.out, guarded.err, file: file, line: line)
     }
 
     func testZombiesAreReaped() throws {
@@ -349,7 +362,7 @@ final class LauncherTests: XCTestCase {
 
     /// Runs `prefix sh -c 'exit N'` for N in 0...255 from one shell loop (one process start each, not
     /// a test-harness round trip) and asserts that each status comes back unchanged and silently.
-    private func assertEveryExitStatusPassesThrough(_ prefix: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertEveryExitStatusPassesThrough(_ prefix: [String], file: StaticString = #filePath, line: UInt = #line) throws {
         let quoted = prefix.map { "'\($0)'" }.joined(separator: " ")
         let loop = """
             code=0

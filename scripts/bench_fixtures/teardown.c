@@ -4,9 +4,14 @@
  * zombie counts as gone; a different start time means the pid was reused, also gone). The driver
  * is a child subreaper, so orphans come to it and it reaps them: no dependence on the machine's init.
  *
- *   teardown <count> <timeout-seconds> -- argv...
+ *   teardown <count> <timeout-seconds> [--inside] -- argv...
+ *
+ * --inside: argv runs its tree in a pid namespace of its own (orphanguard run --isolate), whose
+ * processes announce the pids they have there; each is looked up outside by the NSpid line of the
+ * processes in the namespace of the root's child.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -55,8 +60,70 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* The pid outside of the process that is `inside` in the pid namespace `ns`, or 0. */
+static pid_t outside_pid(const char *ns, int inside)
+{
+    DIR *dir = opendir("/proc");
+    if (!dir)
+        return 0;
+    pid_t found = 0;
+    struct dirent *entry;
+    while (!found && (entry = readdir(dir))) {
+        char path[300], link[64], buf[2048];
+        snprintf(path, sizeof(path), "/proc/%s/ns/pid", entry->d_name);
+        ssize_t len = readlink(path, link, sizeof(link) - 1);
+        if (len <= 0)
+            continue;
+        link[len] = '\0';
+        if (strcmp(link, ns))
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/status", entry->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        while (fgets(buf, sizeof(buf), f)) {
+            if (strncmp(buf, "NSpid:", 6))
+                continue;
+            char *last = strrchr(buf, '\t');
+            if (last && atoi(last + 1) == inside)
+                found = atoi(entry->d_name);
+        }
+        fclose(f);
+    }
+    closedir(dir);
+    return found;
+}
+
+/* The pid namespace of root's first child (the namespace's init), as its /proc link reads. */
+static int child_namespace(pid_t root, char *ns, size_t len)
+{
+    char path[64], children[64];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)root, (int)root);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    int child = 0;
+    int ok = fgets(children, sizeof(children), f) && (child = atoi(children)) > 0;
+    fclose(f);
+    if (!ok)
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%d/ns/pid", child);
+    ssize_t got = readlink(path, ns, len - 1);
+    if (got <= 0)
+        return 0;
+    ns[got] = '\0';
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
+    int inside = argc > 3 && !strcmp(argv[3], "--inside");
+    if (inside) {
+        argv[3] = argv[2];
+        argv[2] = argv[1];
+        argv++;
+        argc--;
+    }
     if (argc < 5 || strcmp(argv[3], "--"))
         return 2;
     int count = atoi(argv[1]);
@@ -78,10 +145,17 @@ int main(int argc, char **argv)
     FILE *in = fdopen(fds[0], "r");
     char line[128];
     int n = 0;
+    char ns[64] = "";
     while (n < count && fgets(line, sizeof(line), in)) {
         int pid;
         char state;
-        if (sscanf(line, "ready %d", &pid) == 1 && read_stat(pid, &state, &procs[n].start))
+        if (sscanf(line, "ready %d", &pid) != 1)
+            continue;
+        if (inside && !ns[0] && !child_namespace(root, ns, sizeof(ns)))
+            continue;
+        if (inside)
+            pid = outside_pid(ns, pid);
+        if (pid > 0 && read_stat(pid, &state, &procs[n].start))
             procs[n++].pid = pid;
     }
     if (n < count) {

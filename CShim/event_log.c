@@ -264,6 +264,22 @@ struct og_event og_event_init(const char *event, const char *writer)
     return e;
 }
 
+static const char *value_of(char *const *envp, const char *name)
+{
+    size_t n = strlen(name);
+    for (char *const *e = envp; e && *e; e++)
+        if (!strncmp(*e, name, n) && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}
+
+void og_event_set_job(struct og_event *event, char *const *envp)
+{
+    event->job = value_of(envp, OG_ENV_JOB);
+    event->slurm_job = value_of(envp, "SLURM_JOB_ID");
+    event->torchelastic_run = value_of(envp, "TORCHELASTIC_RUN_ID");
+}
+
 static size_t format(const struct og_event *e, const struct timespec *when, const char *host, char *buf, size_t len,
                      bool with_long_fields)
 {

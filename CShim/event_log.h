@@ -34,6 +34,10 @@
 #define OG_EVENT_UNKILLABLE "still_alive"          /* launcher: present N s after SIGKILL (detail) */
 #define OG_EVENT_JOB_END "job_end"                 /* launcher: CMD's status, count, duration_ms */
 
+/* The job id the launcher sets (inherited by the whole tree) and the log's path. */
+#define OG_ENV_JOB "ORPHANGUARD_JOB"
+#define OG_ENV_LOG "ORPHANGUARD_LOG"
+
 /* "writer" values. */
 #define OG_WRITER_LIBRARY "library"
 #define OG_WRITER_LAUNCHER "launcher"
@@ -66,6 +70,10 @@ struct og_event {
 
 /* An event with every field unknown. */
 struct og_event og_event_init(const char *event, const char *writer);
+
+/* Points event->job, slurm_job and torchelastic_run at the values of ORPHANGUARD_JOB, SLURM_JOB_ID
+ * and TORCHELASTIC_RUN_ID in envp (not copied: envp must outlive the event). Async-signal-safe. */
+void og_event_set_job(struct og_event *event, char *_Nullable const *_Nullable envp);
 
 /* JSON-escapes at most `src_len` bytes of src into dst, writing no more than `room` bytes and never
  * splitting an escape or a UTF-8 sequence; invalid UTF-8 becomes U+FFFD. Returns the bytes

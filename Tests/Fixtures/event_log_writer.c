@@ -4,6 +4,7 @@
  *   event_log_writer format         prints a record of hostile strings at a fixed time and host
  *   event_log_writer huge           prints a record whose strings are far too long for one line
  *   event_log_writer write PATH     appends one record; prints "errno N"
+ *   event_log_writer job            prints a record whose job ids come from the environment
  *   event_log_writer burst PATH N   N processes append one long record each at the same moment;
  *                                   prints "errno N" for the first failure, else "errno 0"
  */
@@ -60,6 +61,14 @@ int main(int argc, char **argv)
         e.job = big;
         e.comm = big;
         size_t n = og_event_format(&e, &when, big, buf, sizeof(buf));
+        fwrite(buf, 1, n, stdout);
+        return n ? 0 : 1;
+    }
+    if (argc == 2 && !strcmp(argv[1], "job")) {
+        extern char **environ;
+        struct og_event e = og_event_init(OG_EVENT_JOB_START, OG_WRITER_LAUNCHER);
+        og_event_set_job(&e, environ);
+        size_t n = og_event_format(&e, &when, NULL, buf, sizeof(buf));
         fwrite(buf, 1, n, stdout);
         return n ? 0 : 1;
     }

@@ -34,6 +34,16 @@ final class EventLogWriterTests: XCTestCase {
         XCTAssertEqual(object["argv"] as? [String], ["python3", "-c", "print(\"a\\b\")\n\t\u{1}", "café \u{FFFD}\u{FFFD}"])
     }
 
+    /// The job ids come from ORPHANGUARD_JOB, SLURM_JOB_ID and TORCHELASTIC_RUN_ID, each its own field.
+    func testJobIdsFromTheEnvironment() throws {
+        var env = guardedEnvironment(["ORPHANGUARD_JOB": "og-1", "SLURM_JOB_ID": "77", "ORPHANGUARD_JOBX": "no"], preload: false)
+        var result = try runCommand([try driver(), "job"], environment: env)
+        XCTAssertTrue(result.out.contains(#""host":null,"job":"og-1","slurm_job":"77","torchelastic_run":null,"#), result.out)
+        env = guardedEnvironment(["TORCHELASTIC_RUN_ID": "run\"x"], preload: false)
+        result = try runCommand([try driver(), "job"], environment: env)
+        XCTAssertTrue(result.out.contains(#""job":null,"slurm_job":null,"torchelastic_run":"run\"x","#), result.out)
+    }
+
     /// Strings far beyond a line's room are cut (never mid-escape) and the record says so.
     func testOversizedStringsAreCutUnderPipeBuf() throws {
         let result = try run(["huge"])

@@ -32,7 +32,8 @@ final class PsTests: XCTestCase {
             ORPHANGUARD_WATCH=poll sleep 102 & echo "ready sh $$"; wait
             """
         let root = try Child(["/bin/sh", "-c", script], environment: guardedEnvironment())
-        let shell = try XCTUnwrap(root.readyPids(count: 1).first, root.stderrText())
+        // The static leaf announces itself too, maybe first.
+        let shell = try XCTUnwrap(root.readyProcesses(count: 2).first { $0.role == "sh" }?.id, root.stderrText())
         var children: [ProcessID] = []
         defer { killLeftovers(children + [shell]) }
         // Each child has exec'd (its name is no longer sh) and its watcher, where it has one, runs.
@@ -91,9 +92,14 @@ final class PsTests: XCTestCase {
         XCTAssertEqual(text.out.components(separatedBy: "not guarded: ").count - 1, 2, text.out)
     }
 
-    /// A process started without the library: "started before the guard".
+    /// A process started without the library: "started before the guard". (Under `orphanguard run`
+    /// the tests themselves are guarded and would pass the library on; a disabled shell does not,
+    /// and env drops both variables for sleep.)
     func testUnguardedProcessSaysWhy() throws {
-        let plain = try Child(["/bin/sh", "-c", "echo ready sh $$; exec sleep 100"], environment: base)
+        var env = base
+        env["ORPHANGUARD_DISABLE"] = "1"
+        let plain = try Child(["/bin/sh", "-c", "echo ready sh $$; exec env -u LD_PRELOAD -u ORPHANGUARD_DISABLE sleep 100"],
+                              environment: env)
         let pid = try XCTUnwrap(plain.readyPids(count: 1).first)
         defer { killLeftovers([pid]) }
         XCTAssertTrue(sleepUntil(timeout: 5) { (try? String(contentsOfFile: "/proc/\(pid.pid)/comm", encoding: .utf8)) == "sleep\n" })

@@ -109,13 +109,38 @@ final class PsTests: XCTestCase {
         XCTAssertEqual(entry["reason"] as? String, "started before the guard: no LD_PRELOAD naming the library")
     }
 
-    /// As a normal user, other users' processes are counted as unreadable, on stderr.
-    func testNormalUserIsToldWhatItCouldNotRead() throws {
+    /// As a normal user: your own guarded processes are shown in full; other users' are counted as
+    /// unreadable, on stderr.
+    func testNormalUserSeesOwnProcessesAndIsToldWhatItCouldNotRead() throws {
         try requireRoot()
-        let result = try ps([], asNobody: true)
-        XCTAssertEqual(result.status, 0, result.err)
-        XCTAssertGreaterThan(result.json["unreadable"] as? Int ?? 0, 0)
-        XCTAssertTrue(result.err.contains("could not be read (Permission denied): not yours"), result.err)
+        let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+        // A copy nobody may read, wherever the build folder is.
+        let folder = NSTemporaryDirectory() + "orphanguard-ps-\(getpid())"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let library = folder + "/liborphanguard.so"
+        try FileManager.default.copyItem(atPath: Paths.library, toPath: library)
+        chmod(library, 0o644)
+        let root = try Child(nobody + ["/bin/sh", "-c", "sleep 100 & echo \"ready sh $$\"; wait"],
+                             environment: guardedEnvironment(["LD_PRELOAD": library]))
+        let shell = try XCTUnwrap(root.readyPids(count: 1).first, root.stderrText())
+        var sleeper: [ProcessID] = []
+        defer { killLeftovers(sleeper + [shell]) }
+        XCTAssertTrue(sleepUntil(timeout: 10) {
+            sleeper = ProcessTable.descendants(of: shell.pid)
+            return sleeper.count == 1 && ProcessTable.threadNames(of: sleeper[0].pid).contains("orphanguard")
+        })
+        let tree = try ps(["--tree", String(shell.pid)], asNobody: true)
+        let processes = tree.json["processes"] as? [[String: Any]] ?? []
+        XCTAssertEqual(processes.map { $0["how"] as? String }, ["pidfd", "pidfd"], "\(processes)")
+        XCTAssertEqual(processes.map { $0["unreadable"] as? [String] ?? ["?"] }, [[], []])
+
+        let listing = try ps([], asNobody: true)
+        XCTAssertEqual(listing.status, 0, listing.err)
+        let listed = Set((listing.json["processes"] as? [[String: Any]] ?? []).compactMap { $0["pid"] as? Int })
+        XCTAssertTrue(listed.isSuperset(of: [Int(shell.pid)] + sleeper.map { Int($0.pid) }), "\(listed)")
+        XCTAssertGreaterThan(listing.json["unreadable"] as? Int ?? 0, 0)
+        XCTAssertTrue(listing.err.contains("could not be read (Permission denied): not yours"), listing.err)
     }
 
     func testBadInput() throws {

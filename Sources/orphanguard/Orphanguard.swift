@@ -9,7 +9,7 @@ struct Orphanguard: ParsableCommand {
         commandName: "orphanguard",
         abstract: "Make every process of a job end when its own parent dies.",
         version: "orphanguard " + version,
-        subcommands: [Run.self, Env.self, Lib.self]
+        subcommands: [Run.self, Env.self, Lib.self, Doctor.self, Ps.self, Log.self]
     )
 }
 

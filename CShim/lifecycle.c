@@ -7,7 +7,9 @@
  * Who is the parent? getppid() at constructor time can already be a reaper if
  * the parent died between fork and constructor, so exec passes the real one in
  * ORPHANGUARD_PARENT=<pid>:<start time>:<forked from its main thread>:<signal
- * exec armed PR_SET_PDEATHSIG with>. A parent that differs from
+ * exec armed PR_SET_PDEATHSIG with>:<the pid it was armed in>. The last two
+ * also tell the launcher, in /proc/PID/environ, that a process that runs no
+ * library (a static image) got the kernel's signal. A parent that differs from
  * getppid() and is gone means we are already orphaned; one that is still alive
  * means the variable is stale (it came through a program that does not load us,
  * such as a static binary) and getppid() is right.
@@ -26,6 +28,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,12 +47,31 @@ static bool g_parent_from_main;
 /* The PR_SET_PDEATHSIG signal this process armed for itself (0: none), to
  * arm again where the kernel clears it. */
 static int g_armed;
+/* What PR_SET_PDEATHSIG holds for the main thread, whoever armed it: the kernel sends it to the
+ * process when the parent dies. A new thread starts with none, so the watcher cannot ask
+ * prctl(PR_GET_PDEATHSIG) itself; the main thread records it wherever it changes. */
+static _Atomic int g_main_pdeathsig;
 static pthread_t g_main_thread;
 static char g_library[PATH_MAX];
 static const char *g_vars[OG_VAR_COUNT];
 static size_t g_nvars;
 
 bool og_active(void) { return g_active; }
+int og_main_thread_pdeathsig(void) { return atomic_load(&g_main_pdeathsig); }
+
+/* Are we this process's main thread (not a vfork child, which shares our memory)? */
+static bool in_main_thread(void)
+{
+    return getpid() == g_self.pid && pthread_equal(pthread_self(), g_main_thread);
+}
+
+/* Records what the main thread holds now. */
+static void note_main_pdeathsig(void)
+{
+    int armed = 0;
+    if (in_main_thread() && prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0) == 0)
+        atomic_store(&g_main_pdeathsig, armed);
+}
 bool og_in_vfork_child(void) { return g_active && getpid() != g_self.pid; }
 const struct og_config *og_config(void) { return &g_cfg; }
 
@@ -138,15 +160,15 @@ struct parent_hint {
     bool present;
     struct og_proc proc;
     bool from_main;
-    int armed_signal; /* what exec armed PR_SET_PDEATHSIG with, 0 if nothing */
+    int armed_signal; /* what exec armed PR_SET_PDEATHSIG with in us, 0 if nothing */
 };
 
 static struct parent_hint parse_hint(const char *value)
 {
     struct parent_hint hint = {0};
-    unsigned long long fields[4] = {0};
+    unsigned long long fields[5] = {0};
     int i = 0;
-    for (const char *p = value; i < 4; p++) {
+    for (const char *p = value; i < 5; p++) {
         if (*p >= '0' && *p <= '9') {
             fields[i] = fields[i] * 10 + (unsigned)(*p - '0');
             if (fields[i] > (1ULL << 62))
@@ -159,17 +181,20 @@ static struct parent_hint parse_hint(const char *value)
             return hint;
         }
     }
-    if (i != 4 || fields[0] == 0 || fields[0] > INT_MAX || fields[3] > 64)
+    if (i != 5 || fields[0] == 0 || fields[0] > INT_MAX || fields[3] > 64 || fields[4] > INT_MAX)
         return hint;
     hint.present = true;
     hint.proc.pid = (pid_t)fields[0];
     hint.proc.start = fields[1];
     hint.from_main = fields[2] == 1;
-    hint.armed_signal = (int)fields[3];
+    /* An environment a static program passed on to a child it forked:
+     * nothing was armed in that child. */
+    hint.armed_signal = fields[4] == (unsigned long long)getpid() ? (int)fields[3] : 0;
     return hint;
 }
 
-static void format_hint(char *buf, size_t len, struct og_proc parent, bool from_main, int armed_signal)
+static void format_hint(char *buf, size_t len, struct og_proc parent, bool from_main, int armed_signal,
+                        pid_t armed_in)
 {
     char tmp[96] = OG_ENV_PARENT "=";
     size_t n = sizeof(OG_ENV_PARENT);
@@ -180,6 +205,8 @@ static void format_hint(char *buf, size_t len, struct og_proc parent, bool from_
     tmp[n++] = from_main ? '1' : '0';
     tmp[n++] = ':';
     n += format_uint(tmp + n, (unsigned long long)armed_signal);
+    tmp[n++] = ':';
+    n += format_uint(tmp + n, (unsigned long long)(armed_signal ? armed_in : 0));
     tmp[n] = '\0';
     if (n < len)
         memcpy(buf, tmp, n + 1);
@@ -197,11 +224,18 @@ static void fill_inject(struct og_inject *inject, const char *parent_entry)
     inject->parent = parent_entry[0] ? parent_entry : NULL;
 }
 
-/* Not for a vfork child, which shares g_armed with its parent. */
+/* Not for a vfork child, which shares g_armed with its parent. The record changes first: a
+ * watcher acting in between then believes the new signal armed, and sends its own where the old
+ * one may have gone out too (a double, at worst), never the other way round (none at all). */
 static void arm_pdeathsig(int sig)
 {
+    bool main_thread = in_main_thread();
+    if (main_thread)
+        atomic_store(&g_main_pdeathsig, sig);
     if (prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0) == 0)
         g_armed = sig;
+    else if (main_thread)
+        note_main_pdeathsig();
 }
 
 /* A parent outside our pid namespace (getppid() is 0) can be neither named
@@ -293,8 +327,9 @@ void og_inject_for_exec(struct og_inject *inject, char *parent_buf, size_t len, 
         armed = sig;
     else if (armed != sig)
         armed = 0;
-    format_hint(parent_buf, len, parent, from_main, armed);
+    format_hint(parent_buf, len, parent, from_main, armed, getpid());
     fill_inject(inject, parent_buf);
+    note_main_pdeathsig(); /* it stays armed if the exec fails */
 }
 
 void og_inject_for_spawn(struct og_inject *inject, char *parent_buf, size_t len)
@@ -302,7 +337,7 @@ void og_inject_for_spawn(struct og_inject *inject, char *parent_buf, size_t len)
     refresh_identity();
     if (!g_self.start)
         g_self.start = og_proc_start(g_self.pid);
-    format_hint(parent_buf, len, g_self, pthread_equal(pthread_self(), g_main_thread), 0);
+    format_hint(parent_buf, len, g_self, pthread_equal(pthread_self(), g_main_thread), 0, 0);
     fill_inject(inject, parent_buf);
 }
 
@@ -419,6 +454,7 @@ static void after_fork_in_child(void)
     g_self.pid = getpid();
     g_self.start = 0;
     g_armed = 0; /* the kernel does not pass PR_SET_PDEATHSIG to a fork child */
+    atomic_store(&g_main_pdeathsig, 0);
     /* A fork child of a zygote is not the program that asked. */
     g_threadless = g_cfg.watch == OG_WATCH_KERNEL;
     og_watch_forget_after_fork();
@@ -470,6 +506,7 @@ __attribute__((constructor)) static void orphanguard_init(int argc, char **argv)
     g_main_thread = pthread_self();
     g_self.pid = getpid();
     g_self.start = 0; /* read from /proc when a child first needs it */
+    note_main_pdeathsig(); /* what exec, the launcher or setpriv --pdeathsig armed */
     g_active = true;
     pthread_atfork(refresh_identity, NULL, after_fork_in_child);
     og_mark_main_thread();

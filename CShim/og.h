@@ -137,6 +137,9 @@ unsigned long long og_proc_start(pid_t pid);
 /* Is pid alive (not a zombie) with this start time? Async-signal-safe. */
 bool og_proc_alive(pid_t pid, unsigned long long start);
 
+/* The signal PR_SET_PDEATHSIG holds for this process's main thread (0: none), as the main
+ * thread last saw it: what the kernel sends when the parent dies. */
+int og_main_thread_pdeathsig(void);
 /* Is the library active in this process (loaded, not disabled)? */
 bool og_active(void);
 const struct og_config *og_config(void);

@@ -5,11 +5,13 @@
  */
 #define _GNU_SOURCE
 #include "launcher_sys.h"
+#include "../../CShim/claim.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,8 +23,22 @@ static void _Noreturn child_fail(int pipe_fd, int err)
     _exit(127);
 }
 
+/* Writes pid in decimal at out, NUL-terminated; async-signal-safe. */
+static void put_pid(char *out, pid_t pid)
+{
+    char digits[12];
+    int n = 0;
+    do
+        digits[n++] = (char)('0' + pid % 10);
+    while ((pid /= 10) > 0);
+    while (n > 0)
+        *out++ = digits[--n];
+    *out = '\0';
+}
+
 int og_launcher_spawn(const char *file, char *const argv[], char *const envp[], const sigset_t *child_mask,
-                      const sigset_t *reset, int pdeath_signal, int new_group, pid_t *pid, int *exec_errno)
+                      const sigset_t *reset, int pdeath_signal, int new_group, char *armed_in, pid_t *pid,
+                      int *exec_errno)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
@@ -47,6 +63,8 @@ int og_launcher_spawn(const char *file, char *const argv[], char *const envp[], 
         /* The launcher may have died before the signal was armed. */
         if (getppid() != launcher)
             _exit(128 + pdeath_signal);
+        if (armed_in)
+            put_pid(armed_in, getpid());
         sigprocmask(SIG_SETMASK, child_mask, NULL);
         execvpe(file, argv, envp);
         child_fail(fds[1], errno);
@@ -65,6 +83,23 @@ int og_launcher_spawn(const char *file, char *const argv[], char *const envp[], 
             ;
     }
     return 0;
+}
+
+int og_launcher_claim(pid_t pid, unsigned long long start)
+{
+    int fd = og_claim_take(pid, start);
+    return fd >= 0 ? fd : -errno;
+}
+
+int og_launcher_raise_descriptor_limit(void)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return errno;
+    if (limit.rlim_cur == limit.rlim_max)
+        return 0;
+    limit.rlim_cur = limit.rlim_max;
+    return setrlimit(RLIMIT_NOFILE, &limit) == 0 ? 0 : errno;
 }
 
 int og_launcher_become_subreaper(void)

@@ -9,11 +9,23 @@
 ///
 /// In the child, before exec: the signal mask becomes `child_mask`, every signal in `reset` gets its
 /// default action, the child gets its own process group if `new_group`, and PR_SET_PDEATHSIG is armed
-/// with `pdeath_signal` (then the launcher is checked to be still there). Returns 0 with *pid set, or
+/// with `pdeath_signal` (then the launcher is checked to be still there) and the child's pid is written
+/// at `armed_in` (if not NULL: the end of envp's ORPHANGUARD_PARENT entry, room for 10 digits), so
+/// that the library there knows exec armed it in that process. Returns 0 with *pid set, or
 /// the errno of fork. If the exec itself fails, its errno comes back over a close-on-exec pipe: the
 /// child is reaped and the errno is stored in *exec_errno (0 when the exec succeeded).
 int og_launcher_spawn(const char *file, char *const argv[], char *const envp[], const sigset_t *child_mask,
-                      const sigset_t *reset, int pdeath_signal, int new_group, pid_t *pid, int *exec_errno);
+                      const sigset_t *reset, int pdeath_signal, int new_group, char *armed_in,
+                      pid_t *pid, int *exec_errno);
+
+/// Takes the claim on the process `pid` started at `start` before it is sent the configured signal
+/// (CShim/claim.h, shared with the library's watcher): a descriptor holding it, or -errno
+/// (-EADDRINUSE: the process's own library, or the kernel on its behalf, already sent it).
+int og_launcher_claim(pid_t pid, unsigned long long start);
+
+/// Raises the soft RLIMIT_NOFILE to the hard one (claims are descriptors; CMD, started before, keeps
+/// the limit it was given). Returns 0 or errno.
+int og_launcher_raise_descriptor_limit(void);
 
 /// prctl(PR_SET_CHILD_SUBREAPER, 1): prctl is variadic, which Swift cannot call. Returns 0 or errno.
 int og_launcher_become_subreaper(void);

@@ -9,7 +9,7 @@ import LauncherSys
 /// nothing: orphans of processes that run the library are their own watchers' business, but
 /// orphans of processes without it (static and Go binaries, setuid programs) are found only by
 /// looking at our children. So after each event the launcher looks again and again, less and less
-/// often (0.1 s, doubling to 25.6 s), and then not at all; while its tree holds a process without
+/// often (0.1 s, doubling to 3.2 s), and then not at all; while its tree holds a process without
 /// the library it looks every 0.1 s.
 final class Supervisor {
     struct Policy {
@@ -33,7 +33,7 @@ final class Supervisor {
 
     /// Looks for orphans after an event: first this soon, then twice as late each time, up to the last.
     static let firstLookMilliseconds = 100
-    static let lastLookMilliseconds = 25_600
+    static let lastLookMilliseconds = 3_200
 
     private let policy: Policy
     private var child: pid_t = 0

@@ -55,26 +55,10 @@ final class OneSignalTests: XCTestCase {
     /// second and finds each claim taken.
     func testOrphansGetOneSignalWhenTheirLibraryComesFirst() throws {
         let counter = try Fixtures.binary("term_counter")
-        for run in 0..<repetitions {
-            let log = freshLog("library-first-\(run)")
-            defer { unlink(log) }
-            let script = "'\(counter)' '\(log)' 1500 parent 3 & echo ready sh $$; wait; \(awaitLines(log, 3))"
-            let launcher = try Child([Paths.launcher, "run", "--verbose", "--signal", "RTMIN+1", "--grace", "5", "--",
-                                      "/bin/sh", "-c", script], environment: base)
-            let ready = launcher.readyProcesses(count: 5)
-            XCTAssertEqual(ready.count, 5)
-            defer { killLeftovers(ready.map(\.id)) }
-            let parent = try XCTUnwrap(ready.first { $0.role == "parent" }?.id)
-            let children = ready.filter { $0.role == "child" }.map(\.id)
-            kill(parent.pid, SIGKILL)
-            XCTAssertNotNil(waitAllGone(children, timeout: 10), "orphans survived")
-            XCTAssertEqual(launcher.waitExit(timeout: 10), 0)
-            XCTAssertEqual(deliveries(log, children), Dictionary(uniqueKeysWithValues: children.map { ($0.pid, 1) }), "run \(run)")
-            let err = launcher.stderrText()
-            for id in children {
-                XCTAssertTrue(err.contains("parent \(parent.pid) exited; sending SIG35 to \(id.pid) "), err)
-                XCTAssertTrue(err.contains("its library already sent SIG35 to \(id.pid) "), err)
-            }
+        try assertParentKilledOnce(children: "child") { log in
+            "'\(counter)' '\(log)' 1500 parent 3 & echo ready sh $$; wait; \(self.awaitLines(log, 3))"
+        } sentBy: { parent, child in
+            ["parent \(parent.pid) exited; sending SIG35 to \(child.pid) ", "its library already sent SIG35 to \(child.pid) "]
         }
     }
 
@@ -109,24 +93,35 @@ final class OneSignalTests: XCTestCase {
     func testStaticOrphansGetOnlyTheKernelsSignal() throws {
         let counter = try Fixtures.binary("term_counter")
         let staticCounter = try Fixtures.binary("term_counter", static: true)
+        try assertParentKilledOnce(children: "leaf") { log in
+            "ORPHANGUARD_WATCH=kernel '\(counter)' '\(log)' 1500 parent 3 '\(staticCounter)' & echo ready sh $$; wait; \(self.awaitLines(log, 3)); sleep 0.3"
+        } sentBy: { _, child in
+            ["the kernel (PR_SET_PDEATHSIG) already sent SIG35 to \(child.pid) "]
+        }
+    }
+
+    /// Runs `script(log)` as CMD (it announces itself, a counting parent and its three `children`),
+    /// SIGKILLs the parent, and asserts that each child logged one delivery and that the launcher's
+    /// stderr holds the lines `sentBy` names for it; `repetitions` times.
+    private func assertParentKilledOnce(children role: String, _ script: (String) -> String,
+                                        sentBy: (ProcessID, ProcessID) -> [String]) throws {
         for run in 0..<repetitions {
-            let log = freshLog("static-\(run)")
+            let log = freshLog("\(role)-\(run)")
             defer { unlink(log) }
-            let script = "ORPHANGUARD_WATCH=kernel '\(counter)' '\(log)' 1500 parent 3 '\(staticCounter)' & echo ready sh $$; wait; \(awaitLines(log, 3)); sleep 0.3"
             let launcher = try Child([Paths.launcher, "run", "--verbose", "--signal", "RTMIN+1", "--grace", "5", "--",
-                                      "/bin/sh", "-c", script], environment: base)
+                                      "/bin/sh", "-c", script(log)], environment: base)
             let ready = launcher.readyProcesses(count: 5)
             XCTAssertEqual(ready.count, 5)
             defer { killLeftovers(ready.map(\.id)) }
             let parent = try XCTUnwrap(ready.first { $0.role == "parent" }?.id)
-            let children = ready.filter { $0.role == "leaf" }.map(\.id)
+            let children = ready.filter { $0.role == role }.map(\.id)
             kill(parent.pid, SIGKILL)
-            XCTAssertNotNil(waitAllGone(children, timeout: 10), "static orphans survived")
+            XCTAssertNotNil(waitAllGone(children, timeout: 10), "orphans survived")
             XCTAssertEqual(launcher.waitExit(timeout: 10), 0)
             XCTAssertEqual(deliveries(log, children), Dictionary(uniqueKeysWithValues: children.map { ($0.pid, 1) }), "run \(run)")
             let err = launcher.stderrText()
-            for id in children {
-                XCTAssertTrue(err.contains("the kernel (PR_SET_PDEATHSIG) already sent SIG35 to \(id.pid) "), err)
+            for child in children {
+                for line in sentBy(parent, child) { XCTAssertTrue(err.contains(line), err) }
             }
         }
     }

@@ -18,6 +18,10 @@ struct Orphanguard: ParsableCommand {
 enum Entry {
     static func main() {
         do {
+            if let run = QuickRun.parse(Array(CommandLine.arguments.dropFirst())) {
+                try run.run()
+                return
+            }
             var command = try Orphanguard.parseAsRoot()
             try command.run()
         } catch {

@@ -41,20 +41,6 @@ enum ProcFS {
         return result
     }
 
-    /// All live descendants of `root`, parents before children.
-    static func descendants(of root: pid_t) -> [pid_t] {
-        var children: [pid_t: [pid_t]] = [:]
-        for (pid, ppid) in allParents() { children[ppid, default: []].append(pid) }
-        var result: [pid_t] = []
-        var queue = children[root] ?? []
-        while !queue.isEmpty {
-            let pid = queue.removeFirst()
-            result.append(pid)
-            queue.append(contentsOf: children[pid] ?? [])
-        }
-        return result
-    }
-
     /// The threads of pid.
     static func tasks(_ pid: pid_t) -> [String] {
         guard let dir = opendir("/proc/\(pid)/task") else { return [] }

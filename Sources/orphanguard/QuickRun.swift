@@ -54,14 +54,15 @@ enum QuickRun {
         options.exclude = values["exclude"]
         options.quiet = given.contains("quiet")
         options.verbose = given.contains("verbose")
-        do {
-            try options.validate()
-        } catch {
-            return nil
-        }
         run.options = options
         run.processGroup = given.contains("pgroup")
         run.command = Array(arguments[(end + 1)...])
+        do {
+            try run.options.validate()
+            try run.validate()
+        } catch {
+            return nil
+        }
         return run
     }
 }

@@ -7,7 +7,7 @@ import PackageDescription
 // the C compiler alone; its output is copied as a resource of LauncherSys, i.e. to
 // .build/<config>/orphanguard_LauncherSys.resources/liborphanguard.so.
 // OrphanguardCore is the part of CShim/ the launcher shares (settings, signal names,
-// CMD's environment, /proc/PID/stat): the same files, compiled a second time into
+// CMD's environment, ORPHANGUARD_PARENT, /proc/PID/stat): the same files, compiled a second time into
 // the launcher. None of them has a constructor.
 let package = Package(
     name: "orphanguard",
@@ -26,11 +26,12 @@ let package = Package(
         .target(
             name: "OrphanguardCore",
             path: "CShim",
-            sources: ["config.c", "environ_inject.c", "proc_stat.c"],
+            sources: ["config.c", "environ_inject.c", "parent_hint.c", "proc_stat.c"],
             publicHeadersPath: "include"
         ),
         .target(
             name: "LauncherSys",
+            dependencies: ["OrphanguardCore"],
             path: "Sources/LauncherSys",
             plugins: ["BuildPreloadLibrary"]
         ),
@@ -41,7 +42,14 @@ let package = Package(
                 "OrphanguardCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "Sources/orphanguard"
+            path: "Sources/orphanguard",
+            // The release launcher is one static executable: nothing to install beside it in a
+            // container, and nothing for the dynamic loader to find and relocate at each start (the
+            // Swift runtime's ~15 libraries and libstdc++ took 7 of its 10 ms). ArgumentParser imports
+            // FoundationEssentials, whose static archive does not name the archives it needs.
+            linkerSettings: [.unsafeFlags(["-static-executable", "-lFoundationEssentials", "-l_FoundationCollections",
+                                           "-lswiftSynchronization", "-l_FoundationCShims"],
+                                          .when(configuration: .release))]
         ),
         .target(
             name: "TestSupport",

@@ -40,6 +40,20 @@ static const char *g_vars[OG_VAR_COUNT];
 static size_t g_nvars;
 
 bool og_active(void) { return g_active; }
+
+/* Are we this process's main thread (not a vfork child, which shares our memory)? */
+static bool in_main_thread(void)
+{
+    return getpid() == g_self.pid && pthread_equal(pthread_self(), g_main_thread);
+}
+
+/* Records what the main thread holds now (pdeathsig.c keeps the record). */
+static void note_main_pdeathsig(void)
+{
+    int armed = 0;
+    if (in_main_thread() && prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0) == 0)
+        og_pdeathsig_note_main(armed);
+}
 bool og_in_vfork_child(void) { return g_active && getpid() != g_self.pid; }
 
 /* ---- the parent's identity ---------------------------------------------- */
@@ -147,8 +161,9 @@ void og_inject_for_exec(struct og_inject *inject, char *parent_buf, size_t len, 
     if (sig && getppid() == 0 && getpid() == 1)
         sig = SIGKILL; /* the new image is a pid namespace's init */
     int armed_for_child = og_pdeathsig_for_exec(sig, from_main && !g_excluded);
-    og_parent_hint_format(parent_buf, len, parent, from_main, armed_for_child);
+    og_parent_hint_format(parent_buf, len, parent, from_main, armed_for_child, getpid());
     fill_inject(inject, parent_buf);
+    note_main_pdeathsig(); /* it stays armed if the exec fails */
 }
 
 void og_inject_for_spawn(struct og_inject *inject, char *parent_buf, size_t len)
@@ -156,7 +171,7 @@ void og_inject_for_spawn(struct og_inject *inject, char *parent_buf, size_t len)
     refresh_identity();
     if (!g_self.start)
         g_self.start = proc_start(g_self.pid);
-    og_parent_hint_format(parent_buf, len, g_self, pthread_equal(pthread_self(), g_main_thread), 0);
+    og_parent_hint_format(parent_buf, len, g_self, pthread_equal(pthread_self(), g_main_thread), 0, 0);
     fill_inject(inject, parent_buf);
 }
 
@@ -273,6 +288,10 @@ __attribute__((constructor)) static void orphanguard_init(int argc, char **argv)
         og_env_restore(hint_value, sizeof(hint_value));
 
     struct og_parent_hint hint = og_parent_hint_parse(hint_value);
+    /* An environment a static program passed on to a child it forked: the
+     * kernel cleared in that child what exec had armed. */
+    if (hint.armed_in != getpid())
+        hint.armed_signal = 0;
     if (cfg->disabled) {
         /* exec armed it for us; a disabled program must outlive its parent. */
         og_pdeathsig_disarm_if(hint.armed_signal);
@@ -284,6 +303,7 @@ __attribute__((constructor)) static void orphanguard_init(int argc, char **argv)
     g_main_thread = pthread_self();
     g_self.pid = getpid();
     g_self.start = 0; /* read from /proc when a child first needs it */
+    note_main_pdeathsig(); /* what exec, the launcher or setpriv --pdeathsig armed */
     g_active = true;
     pthread_atfork(refresh_identity, NULL, after_fork_in_child);
     og_mark_main_thread();

@@ -36,27 +36,17 @@ const struct og_config *og_config(void);
 /* Parses envp into this process's settings (the constructor, once). */
 void og_config_load(char *const envp[], og_warn_fn warn);
 
-/* ---- ORPHANGUARD_PARENT (parent_hint.c) --------------------------------- */
-
-struct og_parent_hint {
-    bool present;
-    struct og_proc proc;
-    bool from_main;   /* forked from its parent's main thread */
-    int armed_signal; /* what exec armed PR_SET_PDEATHSIG with, 0 if nothing */
-};
-
-/* The hint in an ORPHANGUARD_PARENT value; present = false if it is none. */
-struct og_parent_hint og_parent_hint_parse(const char *value);
-/* Writes the "ORPHANGUARD_PARENT=..." entry into buf ("" if it does not
- * fit). Async-signal-safe. */
-void og_parent_hint_format(char *buf, size_t len, struct og_proc parent, bool from_main, int armed_signal);
-
 /* ---- PR_SET_PDEATHSIG (pdeathsig.c) -------------------------------------- */
 
 /* Arms sig (0: disarms) and remembers it as ours. Not in a vfork child. */
 void og_pdeathsig_arm(int sig);
 /* In a fork child: nothing of ours is armed. */
 void og_pdeathsig_forget_after_fork(void);
+/* The signal PR_SET_PDEATHSIG holds for the main thread (0: none), as the
+ * main thread last saw it: what the kernel sends when the parent dies. */
+int og_main_thread_pdeathsig(void);
+/* Records what the main thread holds (lifecycle.c, where it changes). */
+void og_pdeathsig_note_main(int sig);
 /* Before exec: drops the watcher's SIGCONT and arms sig (the new image's
  * signal, 0 for none) where may_arm and nobody else armed another. Returns
  * the signal the new image finds armed for it (0: none), for

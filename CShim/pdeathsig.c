@@ -13,7 +13,9 @@
  */
 #define _GNU_SOURCE
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "og.h"
@@ -22,16 +24,36 @@
  * the kernel clears it. A vfork child shares it with its parent and must not
  * write it. */
 static int g_armed;
+/* What PR_SET_PDEATHSIG holds for the main thread, whoever armed it: what the
+ * kernel sends when the parent dies. A new thread starts with none, so the
+ * watcher cannot ask prctl(PR_GET_PDEATHSIG) itself; the main thread records
+ * it wherever it changes. */
+static _Atomic int g_main_pdeathsig;
 
+int og_main_thread_pdeathsig(void) { return atomic_load(&g_main_pdeathsig); }
+void og_pdeathsig_note_main(int sig) { atomic_store(&g_main_pdeathsig, sig); }
+
+/* The record changes first: a watcher acting in between then believes the new
+ * signal armed and sends its own where the old one may have gone out too (a
+ * double, at worst), never the other way round (none at all). */
 void og_pdeathsig_arm(int sig)
 {
-    if (prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0) == 0)
+    bool main_thread = syscall(SYS_gettid) == getpid();
+    if (main_thread)
+        og_pdeathsig_note_main(sig);
+    if (prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0) == 0) {
         g_armed = sig;
+    } else if (main_thread) {
+        int found = 0;
+        if (prctl(PR_GET_PDEATHSIG, &found, 0, 0, 0) == 0)
+            og_pdeathsig_note_main(found);
+    }
 }
 
 void og_pdeathsig_forget_after_fork(void)
 {
     g_armed = 0; /* the kernel does not pass PR_SET_PDEATHSIG to a fork child */
+    og_pdeathsig_note_main(0);
 }
 
 int og_pdeathsig_for_exec(int sig, bool may_arm)

@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "claim.h"
 #include "og.h"
 
 #ifndef SYS_pidfd_open
@@ -235,16 +236,29 @@ static void act(int parent_status)
     char name[24], comm[32];
     og_signal_name(cfg->signal, name, sizeof(name));
     read_comm(comm, sizeof(comm));
-    og_log("parent %d exited; sending %s to %s%d (%s)", (int)w.parent.pid, name,
-           group ? "process group " : "", group ? (int)getpgrp() : (int)self, comm);
-    /* Where PR_SET_PDEATHSIG is armed with our signal (the launcher arms it
-     * for its command) the kernel delivered it before the pidfd became
-     * readable; a second signal would run the program's handler twice. */
-    int armed = 0;
-    bool kernel_sent = !group && !w.gone && prctl(PR_GET_PDEATHSIG, &armed, 0, 0, 0) == 0 &&
-                       armed == cfg->signal;
-    if (!kernel_sent)
+    /* Where the main thread's PR_SET_PDEATHSIG holds our signal (setpriv
+     * --pdeathsig, a watch that lost its thread) the kernel sent it before the
+     * pidfd became readable; a second one would run the program's handler
+     * twice. Already gone when we started: it may have died before that was
+     * armed. */
+    bool kernel_sent = !group && !w.gone && og_main_thread_pdeathsig() == cfg->signal;
+    /* The claim (claim.h) tells the launcher this process has had its signal,
+     * from the kernel or from us; held until the process ends. */
+    char state;
+    unsigned long long start = 0;
+    og_proc_stat(self, &state, &start); /* /proc hidden: 0, which the launcher cannot name either */
+    int claim = og_claim_take(self, start);
+    bool launcher_sent = claim < 0 && errno == EADDRINUSE;
+    if (claim >= 0 && w.shared_table)
+        claim = move_high(claim);
+    if (kernel_sent || launcher_sent) {
+        og_debug("parent %d exited; %s already sent %s to %d (%s): not sending it again", (int)w.parent.pid,
+                 kernel_sent ? "the kernel (PR_SET_PDEATHSIG)" : "the launcher", name, (int)self, comm);
+    } else {
+        og_log("parent %d exited; sending %s to %s%d (%s)", (int)w.parent.pid, name,
+               group ? "process group " : "", group ? (int)getpgrp() : (int)self, comm);
         kill(target, cfg->signal);
+    }
     /* Stopped members of the group would hold the signal until SIGKILL. */
     if (group && cfg->signal != SIGKILL)
         kill(target, SIGCONT);

@@ -21,8 +21,6 @@
 #define OG_NULLABLE
 #define OG_ASSUME_NONNULL_BEGIN
 #define OG_ASSUME_NONNULL_END
-OG_ASSUME_NONNULL_END
-
 #endif
 
 OG_ASSUME_NONNULL_BEGIN
@@ -196,6 +194,24 @@ bool og_stat_field(const char *fields, int n, unsigned long long *value);
 bool og_proc_stat(pid_t pid, char *state, unsigned long long *start);
 /* Writes value's decimal digits to out (no terminator); returns how many. */
 size_t og_format_uint(char *out, unsigned long long value);
+
+/* ---- ORPHANGUARD_PARENT (parent_hint.c) --------------------------------- */
+
+struct og_parent_hint {
+    bool present;
+    struct og_proc proc;
+    bool from_main;   /* forked from its parent's main thread */
+    int armed_signal; /* what exec armed PR_SET_PDEATHSIG with, 0 if nothing */
+    pid_t armed_in;   /* the process exec armed it in (a static image's fork
+                       * children inherit the entry, not the signal) */
+};
+
+/* The hint in an ORPHANGUARD_PARENT value; present = false if it is none. */
+struct og_parent_hint og_parent_hint_parse(const char *value);
+/* Writes the "ORPHANGUARD_PARENT=..." entry into buf ("" if it does not
+ * fit). Async-signal-safe. */
+void og_parent_hint_format(char *buf, size_t len, struct og_proc parent, bool from_main, int armed_signal,
+                           pid_t armed_in);
 
 OG_ASSUME_NONNULL_END
 

@@ -5,11 +5,14 @@
  */
 #define _GNU_SOURCE
 #include "launcher_sys.h"
+#include "../../CShim/claim.h"
+#include "../../CShim/include/og_core.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,12 +25,15 @@ static void _Noreturn child_fail(int pipe_fd, int err)
 }
 
 int og_launcher_spawn(const char *file, char *const argv[], char *const envp[], const sigset_t *child_mask,
-                      int pdeath_signal, int new_group, pid_t *pid, int *exec_errno)
+                      int pdeath_signal, int new_group, char *hint, size_t hint_len, pid_t *pid, int *exec_errno)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
         return errno;
-    pid_t launcher = getpid();
+    struct og_proc launcher = {getpid(), 0};
+    char state;
+    if (hint && !og_proc_stat(launcher.pid, &state, &launcher.start))
+        launcher.start = 0; /* /proc hidden: the hint then names the pid alone */
     pid_t child = fork();
     if (child < 0) {
         int err = errno;
@@ -42,8 +48,10 @@ int og_launcher_spawn(const char *file, char *const argv[], char *const envp[], 
         if (pdeath_signal > 0 && prctl(PR_SET_PDEATHSIG, (unsigned long)pdeath_signal, 0, 0, 0) != 0)
             child_fail(fds[1], errno);
         /* The launcher may have died before the signal was armed. */
-        if (getppid() != launcher)
+        if (getppid() != launcher.pid)
             _exit(128 + pdeath_signal);
+        if (hint)
+            og_parent_hint_format(hint, hint_len, launcher, true, pdeath_signal, getpid());
         sigprocmask(SIG_SETMASK, child_mask, NULL);
         execvpe(file, argv, envp);
         child_fail(fds[1], errno);
@@ -62,6 +70,23 @@ int og_launcher_spawn(const char *file, char *const argv[], char *const envp[], 
             ;
     }
     return 0;
+}
+
+int og_launcher_claim(pid_t pid, unsigned long long start)
+{
+    int fd = og_claim_take(pid, start);
+    return fd >= 0 ? fd : -errno;
+}
+
+int og_launcher_raise_descriptor_limit(void)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return errno;
+    if (limit.rlim_cur == limit.rlim_max)
+        return 0;
+    limit.rlim_cur = limit.rlim_max;
+    return setrlimit(RLIMIT_NOFILE, &limit) == 0 ? 0 : errno;
 }
 
 int og_launcher_become_subreaper(void)

@@ -4,6 +4,7 @@ import Glibc
 /// `eval "$(orphanguard env)"`: guard everything a shell starts from now on, without the launcher.
 struct Env: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "env",
         abstract: "Print shell commands that preload the library (and the given settings) for the manual mode.",
         discussion: """
         Also exports ASAN_OPTIONS with verify_asan_link_order=0 (appended to the current value), without \
@@ -53,7 +54,7 @@ struct Env: ParsableCommand {
 
 /// `orphanguard lib`: the library's path, e.g. for LD_PRELOAD by hand or a Dockerfile.
 struct Lib: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the path of liborphanguard.so.")
+    static let configuration = CommandConfiguration(commandName: "lib", abstract: "Print the path of liborphanguard.so.")
 
     func run() throws {
         print(try Library.locate())

@@ -18,7 +18,12 @@ struct Orphanguard: ParsableCommand {
 enum Entry {
     static func main() {
         do {
-            var command = try Orphanguard.parseAsRoot(IsolationMode.normalized(Array(CommandLine.arguments.dropFirst())))
+            let arguments = IsolationMode.normalized(Array(CommandLine.arguments.dropFirst()))
+            if let run = QuickRun.parse(arguments) {
+                try run.run()
+                return
+            }
+            var command = try Orphanguard.parseAsRoot(arguments)
             try command.run()
         } catch {
             let code = Orphanguard.exitCode(for: error)

@@ -1,10 +1,13 @@
 import Glibc
+import OrphanguardCore
 
 /// What the launcher reads from /proc about its descendants.
 enum ProcFS {
     struct Stat {
         let state: UInt8
         let ppid: pid_t
+        /// Field 22, in clock ticks since boot: with the pid, names the process for good.
+        let start: UInt64
     }
 
     static func stat(_ pid: pid_t) -> Stat? {
@@ -12,8 +15,9 @@ enum ProcFS {
               let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         // comm may hold spaces and parentheses: fields restart after the last ')'.
         let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
-        guard fields.count > 2, let ppid = pid_t(String(decoding: fields[1], as: UTF8.self)) else { return nil }
-        return Stat(state: fields[0].first ?? 0, ppid: ppid)
+        guard fields.count > 19, let ppid = pid_t(String(decoding: fields[1], as: UTF8.self)),
+              let start = UInt64(String(decoding: fields[19], as: UTF8.self)) else { return nil }
+        return Stat(state: fields[0].first ?? 0, ppid: ppid, start: start)
     }
 
     /// The direct children of this (single-threaded) process.
@@ -38,18 +42,51 @@ enum ProcFS {
         return result
     }
 
-    /// All live descendants of `root`, parents before children.
-    static func descendants(of root: pid_t) -> [pid_t] {
-        var children: [pid_t: [pid_t]] = [:]
-        for (pid, ppid) in allParents() { children[ppid, default: []].append(pid) }
-        var result: [pid_t] = []
-        var queue = children[root] ?? []
-        while !queue.isEmpty {
-            let pid = queue.removeFirst()
-            result.append(pid)
-            queue.append(contentsOf: children[pid] ?? [])
+    /// The threads of pid.
+    static func tasks(_ pid: pid_t) -> [String] {
+        guard let dir = opendir("/proc/\(pid)/task") else { return [] }
+        defer { closedir(dir) }
+        var result: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            if name.first?.isNumber == true { result.append(name) }
         }
         return result
+    }
+
+    /// Is there a live process below `root` that runs no watcher thread (a static or Go binary, a
+    /// setuid program, a process excluded or without a thread of its own)? Nobody would notice its
+    /// children being orphaned: they are re-parented to us silently. Walks the tree through each
+    /// thread's `children` file (the processes it forked), not every process on the machine.
+    static func unguardedBelow(_ root: pid_t) -> pid_t? {
+        var queue: [pid_t] = [root]
+        while let pid = queue.popLast() {
+            var watched = false
+            for task in tasks(pid) {
+                let base = "/proc/\(pid)/task/\(task)/"
+                if !watched, readFile(base + "comm", limit: 32).map({ String(decoding: $0, as: UTF8.self) }) == "orphanguard\n" {
+                    watched = true
+                }
+                if let bytes = readFile(base + "children") {
+                    queue += bytes.split(separator: UInt8(ascii: " ")).compactMap { pid_t(String(decoding: $0, as: UTF8.self)) }
+                }
+            }
+            if pid != root, !watched, !isZombieOrGone(pid) { return pid }
+        }
+        return nil
+    }
+
+    /// Did the kernel already send `signal` to this orphan? Exec armed it as PR_SET_PDEATHSIG in this
+    /// very process (the library's ORPHANGUARD_PARENT says so in the initial environment, which the
+    /// process cannot take back), and the kernel sends it when the parent dies. Asked about processes
+    /// that run no library of their own to take the claim: a static image, one between exec and the
+    /// library's constructor, or one the library left to the kernel (--watch kernel).
+    static func kernelSent(_ pid: pid_t, signal: Int32) -> Bool {
+        guard let bytes = readFile("/proc/\(pid)/environ", limit: 1 << 20) else { return false }
+        let prefix = Array("ORPHANGUARD_PARENT=".utf8)
+        guard let entry = bytes.split(separator: 0).first(where: { $0.starts(with: prefix) }) else { return false }
+        let hint = og_parent_hint_parse(String(decoding: entry.dropFirst(prefix.count), as: UTF8.self))
+        return hint.present && hint.armed_signal == signal && hint.armed_in == pid
     }
 
     static func comm(_ pid: pid_t) -> String {

@@ -4,6 +4,7 @@ import Glibc
 /// `orphanguard run [options] -- CMD [ARGS...]`
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "run", // given, not derived from the type name at every start (a costly reflection)
         abstract: "Run CMD with every process it starts guarded, and supervise the whole tree.",
         discussion: """
         CMD runs with liborphanguard.so preloaded (prepended to LD_PRELOAD). The launcher is a child \

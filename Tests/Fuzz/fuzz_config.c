@@ -60,10 +60,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct og_parent_hint hint = og_parent_hint_parse(envp[i]);
         if (hint.present) {
             char entry[96];
-            og_parent_hint_format(entry, sizeof(entry), hint.proc, hint.from_main, hint.armed_signal);
+            og_parent_hint_format(entry, sizeof(entry), hint.proc, hint.from_main, hint.armed_signal, hint.armed_in);
             struct og_parent_hint again = og_parent_hint_parse(entry + sizeof(OG_ENV_PARENT));
             if (!again.present || again.proc.pid != hint.proc.pid || again.proc.start != hint.proc.start ||
-                again.from_main != hint.from_main || again.armed_signal != hint.armed_signal || hint.proc.pid <= 0)
+                again.from_main != hint.from_main || again.armed_signal != hint.armed_signal || hint.proc.pid <= 0 ||
+                (hint.armed_signal && again.armed_in != hint.armed_in))
                 abort();
         }
     }

@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             envp[nenv++] = lines[i];
     }
     envp[nenv] = NULL;
-    struct og_inject inject = {library, vars, nvars, "ORPHANGUARD_PARENT=1:2:1:15"};
+    struct og_inject inject = {library, vars, nvars, "ORPHANGUARD_PARENT=1:2:1:15:3"};
 
     size_t need = og_env_size(envp, &inject);
     void *buf = malloc(need);

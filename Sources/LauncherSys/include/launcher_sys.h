@@ -8,12 +8,24 @@
 /// exec may only make async-signal-safe calls, which Swift cannot promise.
 ///
 /// In the child, before exec: the signal mask becomes `child_mask`, the child gets its own process
-/// group if `new_group`, and PR_SET_PDEATHSIG is armed
-/// with `pdeath_signal` (then the launcher is checked to be still there). Returns 0 with *pid set, or
+/// group if `new_group`, PR_SET_PDEATHSIG is armed with `pdeath_signal` (then the launcher is checked
+/// to be still there), and `hint` (if not NULL: one of envp's entries, `hint_len` bytes) becomes the
+/// ORPHANGUARD_PARENT entry saying so, written by the library's own formatter: the library in CMD
+/// then knows the kernel will send that signal, and the launcher can read it in /proc/PID/environ
+/// of a static CMD. Returns 0 with *pid set, or
 /// the errno of fork. If the exec itself fails, its errno comes back over a close-on-exec pipe: the
 /// child is reaped and the errno is stored in *exec_errno (0 when the exec succeeded).
 int og_launcher_spawn(const char *file, char *const argv[], char *const envp[], const sigset_t *child_mask,
-                      int pdeath_signal, int new_group, pid_t *pid, int *exec_errno);
+                      int pdeath_signal, int new_group, char *hint, size_t hint_len, pid_t *pid, int *exec_errno);
+
+/// Takes the claim on the process `pid` started at `start` before it is sent the configured signal
+/// (CShim/claim.h, shared with the library's watcher): a descriptor holding it, or -errno
+/// (-EADDRINUSE: the process's own library, or the kernel on its behalf, already sent it).
+int og_launcher_claim(pid_t pid, unsigned long long start);
+
+/// Raises the soft RLIMIT_NOFILE to the hard one (claims are descriptors; CMD, started before, keeps
+/// the limit it was given). Returns 0 or errno.
+int og_launcher_raise_descriptor_limit(void);
 
 /// prctl(PR_SET_CHILD_SUBREAPER, 1): prctl is variadic, which Swift cannot call. Returns 0 or errno.
 int og_launcher_become_subreaper(void);

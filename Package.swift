@@ -33,7 +33,8 @@ let package = Package(
             ],
             path: "Sources/orphanguard"
         ),
-        .target(
+        // A test target (with no tests): its helpers use XCTest, which a release build never compiles.
+        .testTarget(
             name: "TestSupport",
             path: "Tests/TestSupport"
         ),

@@ -33,7 +33,8 @@ install -m 0644 "$bin/orphanguard_LauncherSys.resources/liborphanguard.so" \
     "$dest$prefix/lib/orphanguard/liborphanguard.so"
 strip --strip-unneeded "$dest$prefix/lib/orphanguard/liborphanguard.so"
 install -m 0644 "$manuals"/orphanguard*.1 "$dest$prefix/share/man/man1/"
-"$bin/orphanguard" --generate-completion-script bash >"$dest$prefix/share/bash-completion/completions/orphanguard"
+# Completion files are sourced, not run: no #! line.
+"$bin/orphanguard" --generate-completion-script bash | sed '1{/^#!/d}' >"$dest$prefix/share/bash-completion/completions/orphanguard"
 "$bin/orphanguard" --generate-completion-script zsh >"$dest$zsh_dir/_orphanguard"
 "$bin/orphanguard" --generate-completion-script fish >"$dest$prefix/share/fish/vendor_completions.d/orphanguard.fish"
 chmod 0644 "$dest$prefix/share/bash-completion/completions/orphanguard" "$dest$zsh_dir/_orphanguard" \

@@ -13,12 +13,18 @@ cd "$(dirname "$0")/.."
 prefix=${PREFIX:-/usr/local}
 dest=${DESTDIR:-}
 
-# The generate-manual plugin builds the package in release mode itself (Swift stdlib linked
-# dynamically): run it first, so the static build below is the launcher that gets installed.
+# The generate-manual plugin builds the package in release mode itself (in .build, Swift stdlib
+# linked dynamically) and writes the man pages next to that build.
 swift package plugin generate-manual --multi-page >/dev/null
 manuals=.build/plugins/GenerateManual/outputs/orphanguard
-swift build -c release --static-swift-stdlib
-bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
+# The static build has a build folder of its own: sharing .build with the plugin's build would
+# recompile everything each time the flags change. scripts/glibc-2.34.c keeps the launcher's glibc
+# floor at 2.34; it says why.
+mkdir -p .build-static
+cc -O2 -fPIC -c scripts/glibc-2.34.c -o .build-static/glibc-2.34.o
+static=(-c release --static-swift-stdlib --scratch-path .build-static -Xlinker "$PWD/.build-static/glibc-2.34.o")
+swift build "${static[@]}"
+bin=$(swift build "${static[@]}" --show-bin-path)
 
 # Distribution prefixes keep zsh completions in vendor-completions (Debian's zsh reads it); local
 # prefixes in site-functions, which zsh reads by default.

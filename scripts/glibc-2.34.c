@@ -13,4 +13,6 @@ __asm__(".symver og_original_hypotf, hypotf@GLIBC_2.17");
 
 float og_original_hypotf(float x, float y);
 
-float hypotf(float x, float y) { return og_original_hypotf(x, y); }
+// Hidden: an exported unversioned `hypotf` would itself satisfy the versioned lookup above at run
+// time, and the function would call itself.
+__attribute__((visibility("hidden"))) float hypotf(float x, float y) { return og_original_hypotf(x, y); }

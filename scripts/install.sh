@@ -23,8 +23,10 @@ manuals=.build/plugins/GenerateManual/outputs/orphanguard
 mkdir -p .build-static
 cc -O2 -fPIC -c scripts/glibc-2.34.c -o .build-static/glibc-2.34.o
 static=(-c release --static-swift-stdlib --scratch-path .build-static -Xlinker "$PWD/.build-static/glibc-2.34.o")
-swift build "${static[@]}"
 bin=$(swift build "${static[@]}" --show-bin-path)
+# SwiftPM does not track an object given to the linker: remove the launcher so it is linked again.
+rm -f "$bin/orphanguard"
+swift build "${static[@]}"
 
 # Distribution prefixes keep zsh completions in vendor-completions (Debian's zsh reads it); local
 # prefixes in site-functions, which zsh reads by default.

@@ -51,7 +51,8 @@ let package = Package(
                                            "-lswiftSynchronization", "-l_FoundationCShims"],
                                           .when(configuration: .release))]
         ),
-        .target(
+        // A test target (with no tests): its helpers use XCTest, which a release build never compiles.
+        .testTarget(
             name: "TestSupport",
             path: "Tests/TestSupport"
         ),

@@ -3,8 +3,6 @@ import Glibc
 
 /// `orphanguard`: run a command so that nothing it starts outlives its parent.
 struct Orphanguard: ParsableCommand {
-    static let version = "0.1.0"
-
     static let configuration = CommandConfiguration(
         commandName: "orphanguard",
         abstract: "Make every process of a job end when its own parent dies.",

@@ -27,7 +27,7 @@ extension LauncherTests {
             Escape(name: "child forked from a non-main thread of a static parent",
                    command: background([try Fixtures.binary("static_thread_child", static: true)]), ready: 2),
             Escape(name: "LD_PRELOAD dropped (raw execve), then a double fork",
-                   command: background([Fixtures.python, Fixtures.script("unguarded_double_fork.py")]), ready: 1),
+                   command: background([try Fixtures.python, Fixtures.script("unguarded_double_fork.py")]), ready: 1),
             Escape(name: "static pair ignoring SIGTERM",
                    command: ["/bin/sh", "-c", "trap '' TERM; '\(try Fixtures.binary("static_orphaner", static: true))' 600000 & wait"], ready: 2),
             // In a session of its own, so no orphaned-process-group SIGHUP ends it.
@@ -140,7 +140,7 @@ extension LauncherTests {
             let file = NSTemporaryDirectory() + "orphanguard-isolate-checkpoint-\(getpid())-\(prefix.count)"
             try? FileManager.default.removeItem(atPath: file)
             let escape = Escape(name: "checkpoint", command: ["/bin/sh", "-c",
-                                "'\(Fixtures.python)' '\(Fixtures.script("checkpoint.py"))' '\(file)' & wait"], ready: 1)
+                                "'\(try Fixtures.python)' '\(Fixtures.script("checkpoint.py"))' '\(file)' & wait"], ready: 1)
             let result = try trial(escape, isolate: true, prefix: prefix, grace: 2)
             XCTAssertEqual(result.survivors, 0)
             XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), "started\ndone\n", "as \(prefix.isEmpty ? "root" : "nobody")")
@@ -158,7 +158,7 @@ extension LauncherTests {
         defer { try? FileManager.default.removeItem(atPath: file) }
         let root = try launcher(["run", "--grace", "5", "--isolate", "--", "/bin/sh", "-c",
                                  "'\(orphaner)' 600000 & '\(try Fixtures.binary("tree"))' thread-spawn & " +
-                                 "'\(Fixtures.python)' '\(Fixtures.script("checkpoint.py"))' '\(file)' & wait"])
+                                 "'\(try Fixtures.python)' '\(Fixtures.script("checkpoint.py"))' '\(file)' & wait"])
         XCTAssertEqual(root.readLines(prefix: "ready", count: 5, timeout: 15).count, 5, root.stderrText())
         let tree = ProcessTable.descendants(of: root.pid)
         defer { killLeftovers(tree) }
@@ -266,7 +266,7 @@ extension LauncherTests {
     /// is untouched): rootless --isolate exits 2 naming the sysctl; auto runs without isolation.
     func testIsolateWithUserNamespacesDisabledBySysctl() throws {
         try requireRoot()
-        let limited = [Fixtures.python, Fixtures.script("userns_limit.py")] + Self.nobody
+        let limited = [try Fixtures.python, Fixtures.script("userns_limit.py")] + Self.nobody
         let strict = try runCommand(limited + [Paths.launcher, "run", "--isolate", "--", "/bin/sh", "-c", "echo started"], environment: base)
         XCTAssertEqual(strict.status, 2, strict.err)
         XCTAssertEqual(strict.out, "")

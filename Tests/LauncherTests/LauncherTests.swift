@@ -179,7 +179,7 @@ final class LauncherTests: XCTestCase {
 
     func assertTerminalJobAsWithoutLauncher(options: [String], file: StaticString = #filePath, line: UInt = #line) throws {
         let job = ["/bin/sh", "-c", "echo ready >&3; while :; do sleep 0.05; done"]
-        let harness = [Fixtures.python, Fixtures.script("terminal_job.py")]
+        let harness = [try Fixtures.python, Fixtures.script("terminal_job.py")]
         let plain = try runCommand(harness + job, environment: base)
         let guarded = try runCommand(harness + [Paths.launcher, "run"] + options + ["--"] + job, environment: base)
         XCTAssertEqual(plain.out, "stopped True\nstatus 130\n", plain.err, file: file, line: line)
@@ -219,8 +219,7 @@ final class LauncherTests: XCTestCase {
 
     /// The seed case: a statically linked Go parent whose Go child is left behind.
     func testGoChildOfExitedGoParentIsEnded() throws {
-        let go = ["/usr/bin/go", "/usr/local/go/bin/go"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        try XCTSkipIf(go == nil, "go is not installed")
+        let go = try requireTool("go", at: ["/usr/bin/go", "/usr/local/go/bin/go"], install: "apt-get install golang-go")
         let work = NSTemporaryDirectory() + "orphanguard-go-\(getpid())"
         let binary = work + "/go_orphaner"
         var env = base
@@ -228,7 +227,7 @@ final class LauncherTests: XCTestCase {
         env["GOCACHE"] = work + "/cache"
         env["GOPATH"] = work + "/path"
         env["CGO_ENABLED"] = "0"
-        let build = try runCommand([go!, "build", "-o", binary, Paths.fixtures + "/go_orphaner/main.go"],
+        let build = try runCommand([go, "build", "-o", binary, Paths.fixtures + "/go_orphaner/main.go"],
                                    environment: env, timeout: 300)
         XCTAssertEqual(build.status, 0, build.err)
         let child = try launcher(["run", "--grace", "1", "--", "/bin/sh", "-c", "'\(binary)' 200; sleep 30"])
@@ -309,7 +308,7 @@ final class LauncherTests: XCTestCase {
     }
 
     func testWholeTreeGoesWhenLauncherIsSIGKILLed() throws {
-        let argv = ["run", "--grace", "2", "--", Fixtures.python, Fixtures.script("torchrun_tree.py"), "agent",
+        let argv = try ["run", "--grace", "2", "--", Fixtures.python, Fixtures.script("torchrun_tree.py"), "agent",
                     try Fixtures.binary("static_leaf", static: true)]
         try assertLauncherTreeDies("launcher SIGKILL, torchrun-shaped", argv, ready: 14)
     }
@@ -326,7 +325,7 @@ final class LauncherTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), "started\ndone\n")
 
         try? FileManager.default.removeItem(atPath: file)
-        let script = "'\(Fixtures.python)' '\(Fixtures.script("checkpoint.py"))' '\(file)' & echo ready sh $$; wait"
+        let script = try "'\(Fixtures.python)' '\(Fixtures.script("checkpoint.py"))' '\(file)' & echo ready sh $$; wait"
         let orphaned = try launcher(["run", "--", "/bin/sh", "-c", script])
         let ready = orphaned.readyPids(count: 2)
         XCTAssertEqual(ready.count, 2)

@@ -42,7 +42,7 @@ final class AdverseConditionsTests: XCTestCase {
     /// numbers for files of its own, must not look like a parent's death; its parent's death still ends it.
     func testProgramClosingTheWatchersDescriptorsIsNoFalseKill() throws {
         let deny = try Fixtures.binary("deny_syscall")
-        let script = "'\(deny)' close_range 38 '\(Fixtures.python)' '\(Fixtures.script("fd_closer.py"))' & wait"
+        let script = try "'\(deny)' close_range 38 '\(Fixtures.python)' '\(Fixtures.script("fd_closer.py"))' & wait"
         let root = try Child(["/bin/sh", "-c", script], environment: guardedEnvironment(["ORPHANGUARD_POLL_INTERVAL": "0.05"]))
         let closer = root.readyPids(count: 1)
         XCTAssertEqual(closer.count, 1, root.stderrText())

@@ -35,7 +35,7 @@ final class BirthMethodTests: XCTestCase {
 
     func testTorchrunShapedTreeDiesWhenAgentIsSIGKILLed() throws {
         // agent + 4 ranks (own sessions) + 8 fork-only workers + 1 static child = 14 ready lines.
-        let argv = [Fixtures.python, Fixtures.script("torchrun_tree.py"), "agent",
+        let argv = try [Fixtures.python, Fixtures.script("torchrun_tree.py"), "agent",
                     try Fixtures.binary("static_leaf", static: true)]
         try assertTreeDies("torchrun-shaped", argv, ready: 14)
         try assertTreeDies("torchrun-shaped", argv, ready: 14, signal: SIGTERM)

@@ -188,28 +188,34 @@ final class NamespaceTests: XCTestCase {
 
     func testNamespaceInitDiesWithTheProcessThatMadeIt() throws {
         try requireRoot()
-        let tree = try Fixtures.binary("tree")
         // unshare --fork ignores SIGTERM while it waits for its child, so only SIGKILL ends it.
-        let makers = [
-            ("unshare --pid --fork", ["/usr/bin/unshare", "--pid", "--fork", "--mount-proc", tree, "fork-exec"], [SIGKILL]),
-            ("bwrap --unshare-pid", ["/usr/bin/bwrap", "--dev-bind", "/", "/", "--unshare-pid", "--proc", "/proc",
-                                     tree, "fork-exec"], [SIGKILL, SIGTERM]),
-        ]
-        for (name, argv, signals) in makers {
-            for sig in signals {
-                let root = try Child(argv, environment: guardedEnvironment())
-                // Pids in the lines are the namespace's own: count the lines, find the processes outside.
-                XCTAssertEqual(root.readLines(prefix: "ready", count: 2, timeout: 15).count, 2, "\(name): \(root.stderrText())")
-                let inside = ProcessTable.descendants(of: root.pid)
-                defer { killLeftovers(inside) }
-                XCTAssertGreaterThanOrEqual(inside.count, 2, name)
-                XCTAssertFalse(sleepUntil(timeout: 0.3) { inside.contains { !$0.isAlive } }, "\(name): a false kill")
-                XCTAssertEqual(root.stderrText(), "", name)
-                root.signal(sig)
-                let ms = waitAllGone(inside, timeout: 5)
-                XCTAssertNotNil(ms, "\(name): \(inside.filter(\.isAlive)) outlived the process that made the namespace")
-                print("teardown \(name) after SIG\(sig == SIGKILL ? "KILL" : "TERM"), \(inside.count) processes: \(String(format: "%.1f", ms ?? -1)) ms")
-            }
+        try assertNamespaceInitDies("unshare --pid", ["/usr/bin/unshare", "--pid", "--fork", "--mount-proc"], signals: [SIGKILL])
+    }
+
+    func testBubblewrapNamespaceInitDiesWithTheProcessThatMadeIt() throws {
+        try requireRoot()
+        let bwrap = try requireTool("bubblewrap", at: ["/usr/bin/bwrap"], install: "apt-get install bubblewrap")
+        try assertNamespaceInitDies("bwrap --unshare-pid", [bwrap, "--dev-bind", "/", "/", "--unshare-pid", "--proc", "/proc"],
+                                    signals: [SIGKILL, SIGTERM])
+    }
+
+    /// `maker` starts a fork-exec tree as a new pid namespace's init; each signal sent to `maker`
+    /// must end everything inside.
+    private func assertNamespaceInitDies(_ name: String, _ maker: [String], signals: [Int32]) throws {
+        let argv = maker + [try Fixtures.binary("tree"), "fork-exec"]
+        for sig in signals {
+            let root = try Child(argv, environment: guardedEnvironment())
+            // Pids in the lines are the namespace's own: count the lines, find the processes outside.
+            XCTAssertEqual(root.readLines(prefix: "ready", count: 2, timeout: 15).count, 2, "\(name): \(root.stderrText())")
+            let inside = ProcessTable.descendants(of: root.pid)
+            defer { killLeftovers(inside) }
+            XCTAssertGreaterThanOrEqual(inside.count, 2, name)
+            XCTAssertFalse(sleepUntil(timeout: 0.3) { inside.contains { !$0.isAlive } }, "\(name): a false kill")
+            XCTAssertEqual(root.stderrText(), "", name)
+            root.signal(sig)
+            let ms = waitAllGone(inside, timeout: 5)
+            XCTAssertNotNil(ms, "\(name): \(inside.filter(\.isAlive)) outlived the process that made the namespace")
+            print("teardown \(name) after SIG\(sig == SIGKILL ? "KILL" : "TERM"), \(inside.count) processes: \(String(format: "%.1f", ms ?? -1)) ms")
         }
     }
 }

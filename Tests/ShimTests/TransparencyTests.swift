@@ -248,7 +248,7 @@ final class TransparencyTests: XCTestCase {
     func testProcessEndsWithItsLastThread() throws {
         let cases: [([String], String)] = [
             ([try Fixtures.binary("main_thread_exit")], "main leaving\nworker done\n"),
-            ([Fixtures.python, Fixtures.script("fork_from_thread.py")], "end of main\nend of thread\n"),
+            ([try Fixtures.python, Fixtures.script("fork_from_thread.py")], "end of main\nend of thread\n"),
         ]
         // Ten times each: the fork child's watcher may not have started yet when its thread returns.
         for (argv, output) in cases + cases + cases + cases + cases + cases + cases + cases + cases + cases {
@@ -265,7 +265,7 @@ final class TransparencyTests: XCTestCase {
     /// thread exit).
     func testSpawningThreadExitIsNoFalseKill() throws {
         for argv in [[try Fixtures.binary("tree"), "thread-spawn"],
-                     [Fixtures.python, Fixtures.script("py_spawn.py"), "thread-popen"]] {
+                     [try Fixtures.python, Fixtures.script("py_spawn.py"), "thread-popen"]] {
             let root = try Child(argv, environment: guardedEnvironment())
             XCTAssertEqual(root.readyPids(count: 2).count, 2)
             let tree = ProcessTable.descendants(of: root.pid)

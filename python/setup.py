@@ -26,7 +26,9 @@ def version():
 def glibc_floor():
     needed = set()
     for elf in (LAUNCHER, LIBRARY):
-        table = subprocess.run(["objdump", "-T", elf], check=True, capture_output=True, text=True).stdout
+        # A statically linked launcher has no dynamic symbols (objdump: "not a dynamic object")
+        # and needs no glibc at all; the library's symbols then set the floor alone.
+        table = subprocess.run(["objdump", "-T", elf], capture_output=True, text=True).stdout
         needed.update(tuple(map(int, v)) for v in re.findall(r"GLIBC_(\d+)\.(\d+)", table))
     return max(needed)
 

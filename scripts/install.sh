@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the launcher with the Swift standard library linked statically and installs it with the
-# preload library, the man pages and the shell completions:
+# Builds the release launcher (one static executable: Package.swift links it so) and installs it with
+# the preload library, the man pages and the shell completions:
 #   $DESTDIR$PREFIX/bin/orphanguard
 #   $DESTDIR$PREFIX/lib/orphanguard/liborphanguard.so      (where the launcher looks for it)
 #   $DESTDIR$PREFIX/share/man/man1/orphanguard*.1
@@ -13,20 +13,12 @@ cd "$(dirname "$0")/.."
 prefix=${PREFIX:-/usr/local}
 dest=${DESTDIR:-}
 
-# The generate-manual plugin builds the package in release mode itself (in .build, Swift stdlib
-# linked dynamically) and writes the man pages next to that build.
+# The generate-manual plugin builds the package in release mode (in .build) and writes the man
+# pages next to that build; the launcher installed is that same release build.
 swift package plugin generate-manual --multi-page >/dev/null
 manuals=.build/plugins/GenerateManual/outputs/orphanguard
-# The static build has a build folder of its own: sharing .build with the plugin's build would
-# recompile everything each time the flags change. scripts/glibc-2.34.c keeps the launcher's glibc
-# floor at 2.34; it says why.
-mkdir -p .build-static
-cc -O2 -fPIC -c scripts/glibc-2.34.c -o .build-static/glibc-2.34.o
-static=(-c release --static-swift-stdlib --scratch-path .build-static -Xlinker "$PWD/.build-static/glibc-2.34.o")
-bin=$(swift build "${static[@]}" --show-bin-path)
-# SwiftPM does not track an object given to the linker: remove the launcher so it is linked again.
-rm -f "$bin/orphanguard"
-swift build "${static[@]}"
+swift build -c release
+bin=$(swift build -c release --show-bin-path)
 
 # Distribution prefixes keep zsh completions in vendor-completions (Debian's zsh reads it); local
 # prefixes in site-functions, which zsh reads by default.

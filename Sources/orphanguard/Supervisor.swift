@@ -21,7 +21,7 @@ final class Supervisor {
         var excluded: [String]
     }
 
-    /// CMD could not be started at all (fork failed).
+    /// CMD could not be started at all (vfork failed).
     struct StartFailure: Error, CustomStringConvertible {
         let description: String
     }

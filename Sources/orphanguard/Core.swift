@@ -12,7 +12,7 @@ func withCStringArray<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutab
 }
 
 /// The strings of a NULL-terminated C array.
-private func strings(_ array: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> [String] {
+private func strings(_ array: UnsafePointer<UnsafeMutablePointer<CChar>?>) -> [String] {
     var result: [String] = []
     var cursor = array
     while let entry = cursor.pointee {
@@ -28,15 +28,20 @@ struct Settings {
 
     /// Parses `environment` as the library's constructor does; `warn` gets each value it ignores.
     init(environment: [String], warn: ((og_warning) -> Void)? = nil) {
+        self = withCStringArray(environment) { Settings(envp: $0, warn: warn) }
+    }
+
+    init(envp: UnsafePointer<UnsafeMutablePointer<CChar>?>, warn: ((og_warning) -> Void)? = nil) {
         var config = og_config()
-        withCStringArray(environment) { envp in
-            guard var warn else { return og_config_parse(&config, envp, nil, nil) }
+        if var warn {
             withUnsafeMutablePointer(to: &warn) { context in
                 og_config_parse(&config, envp, { context, warning in
                     guard let context else { return }
                     context.assumingMemoryBound(to: ((og_warning) -> Void).self).pointee(warning.pointee)
                 }, context)
             }
+        } else {
+            og_config_parse(&config, envp, nil, nil)
         }
         self.config = config
     }
@@ -54,27 +59,31 @@ struct Settings {
 /// `environment` with `library` first in LD_PRELOAD (any other copy of it taken out) and ASan's
 /// link-order check off, marked in ORPHANGUARD_ADDED so that CMD gets its own value back.
 func preloadedEnvironment(_ environment: [String], library: String) -> [String] {
+    withCStringArray(environment) { envp in withPreloadedEnvironment(envp, library: library) { strings($0) } }
+}
+
+/// The same for a C environment: `body` gets it as a NULL-terminated C array, valid during the call.
+func withPreloadedEnvironment<T>(_ envp: UnsafePointer<UnsafeMutablePointer<CChar>?>, library: String,
+                                 _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> T) -> T {
     library.withCString { path in
         var inject = og_inject(library: path, vars: nil, nvars: 0, parent: nil)
-        let withoutCopies = build(environment, size: { og_env_unguarded_size($0) }) {
-            og_env_build_without_library($0, path, $1, $2)
+        return withBuilt(envp, size: og_env_unguarded_size(envp), { og_env_build_without_library(envp, path, $0, $1) }) {
+            withoutCopies in
+            withBuilt(withoutCopies, size: og_env_size(withoutCopies, &inject), { og_env_build(withoutCopies, &inject, $0, $1) },
+                      body)
         }
-        return build(withoutCopies, size: { og_env_size($0, &inject) }) { og_env_build($0, &inject, $1, $2) }
     }
 }
 
-/// What one of the library's builders makes of `environment`, in a buffer of the size it asks for;
-/// `environment` itself if it cannot.
-private func build(_ environment: [String], size: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> Int,
-                   _ builder: (UnsafePointer<UnsafeMutablePointer<CChar>?>, UnsafeMutableRawPointer, Int)
-                       -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> [String] {
-    withCStringArray(environment) { envp in
-        let bytes = size(envp)
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: MemoryLayout<UnsafeRawPointer>.alignment)
-        defer { buffer.deallocate() }
-        guard let built = builder(envp, buffer, bytes) else { return environment }
-        return strings(built)
-    }
+/// `body` gets what one of the library's builders makes of `envp`, in a buffer of the size it asks
+/// for; `envp` itself if it cannot.
+private func withBuilt<T>(_ envp: UnsafePointer<UnsafeMutablePointer<CChar>?>, size: Int,
+                          _ builder: (UnsafeMutableRawPointer, Int) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                          _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> T) -> T {
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: MemoryLayout<UnsafeRawPointer>.alignment)
+    defer { buffer.deallocate() }
+    guard let built = builder(buffer, size) else { return body(envp) }
+    return body(UnsafePointer(built))
 }
 
 /// Did a process with this environment and name opt out of the guard?
@@ -85,6 +94,22 @@ func optedOut(environment: [String], name: String) -> Bool {
 /// The current process's environment.
 func currentEnvironment() -> [String] {
     strings(environ)
+}
+
+/// `body` gets the current environment as a NULL-terminated C array: environ's own entries (not
+/// copied) but those that start with one of `dropping`, then copies of `adding`.
+func withCurrentEnvironment<T>(dropping prefixes: [String], adding: [String],
+                               _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> T) -> T {
+    let added = adding.map { strdup($0) }
+    defer { added.forEach { free($0) } }
+    var entries: [UnsafeMutablePointer<CChar>?] = []
+    var cursor = environ
+    while let entry = cursor.pointee {
+        if !prefixes.contains(where: { strncmp(entry, $0, $0.utf8.count) == 0 }) { entries.append(entry) }
+        cursor += 1
+    }
+    entries += added + [nil]
+    return entries.withUnsafeBufferPointer { body($0.baseAddress!) }
 }
 
 enum Signals {

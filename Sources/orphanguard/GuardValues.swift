@@ -56,12 +56,4 @@ struct GuardValues {
         if verbose { result.append(("ORPHANGUARD_VERBOSE", "1")) }
         return result
     }
-
-    /// `environment` with these options' variables in place of any it had.
-    func applied(to environment: [String]) -> [String] {
-        let variables = variables
-        let names = variables.map { $0.name + "=" }
-        return environment.filter { entry in !names.contains { entry.hasPrefix($0) } }
-            + variables.map { "\($0.name)=\($0.value)" }
-    }
 }

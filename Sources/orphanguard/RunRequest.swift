@@ -29,29 +29,29 @@ struct RunRequest {
            let status = Isolation.launch(mode: mode, arguments: CommandLine.arguments) {
             Glibc.exit(status)
         }
-        let environment = childEnvironment(library: library)
-        // What CMD's library will use, inherited variables included: the launcher acts the same way.
-        let settings = Settings(environment: environment)
-        let supervisor = Supervisor(policy: .init(
-            signal: settings.signal,
-            graceMilliseconds: settings.graceMilliseconds,
-            forwardToGroup: processGroup,
-            quiet: settings.quiet,
-            verbose: settings.verbose,
-            excluded: settings.excludedNames
-        ))
-        if let isolateInit {
-            Isolation.becomeInit(supervisor, lifeline: isolateInit, graceMilliseconds: settings.graceMilliseconds)
+        // Our environment with the settings given as options, prepared by the library's own builder:
+        // the library first in LD_PRELOAD and ASan's link-order check off (given back to CMD by the
+        // library's constructor). C strings throughout: a start pays for no copies of it.
+        let variables = options.variables
+        let status = withCurrentEnvironment(dropping: ["ORPHANGUARD_LIBRARY="] + variables.map { $0.name + "=" },
+                                            adding: variables.map { "\($0.name)=\($0.value)" }) { own in
+            withPreloadedEnvironment(own, library: library) { environment in
+                // What CMD's library will use, inherited variables included: the launcher acts the same way.
+                let settings = Settings(envp: environment)
+                let supervisor = Supervisor(policy: .init(
+                    signal: settings.signal,
+                    graceMilliseconds: settings.graceMilliseconds,
+                    forwardToGroup: processGroup,
+                    quiet: settings.quiet,
+                    verbose: settings.verbose,
+                    excluded: settings.excludedNames
+                ))
+                if let isolateInit {
+                    Isolation.becomeInit(supervisor, lifeline: isolateInit, graceMilliseconds: settings.graceMilliseconds)
+                }
+                return Result { try supervisor.run(command, environment: environment) }
+            }
         }
-        let status = try supervisor.run(command, environment: environment)
-        Glibc.exit(status)
-    }
-
-    /// Our environment with the settings given as options, prepared by the library's own builder: the
-    /// library first in LD_PRELOAD and ASan's link-order check off (given back to CMD by the library's
-    /// constructor).
-    private func childEnvironment(library: String) -> [String] {
-        let own = currentEnvironment().filter { !$0.hasPrefix("ORPHANGUARD_LIBRARY=") }
-        return preloadedEnvironment(options.applied(to: own), library: library)
+        Glibc.exit(try status.get())
     }
 }

@@ -62,7 +62,7 @@ final class Supervisor {
     }
 
     /// Starts CMD and supervises until it and every other descendant are gone; returns the exit code.
-    func run(_ argv: [String], environment: [String]) throws -> Int32 {
+    func run(_ argv: [String], environment: UnsafePointer<UnsafeMutablePointer<CChar>?>) throws -> Int32 {
         let subreaper = og_launcher_become_subreaper()
         if subreaper != 0 {
             report("cannot become a child subreaper (\(String(cString: strerror(subreaper)))); orphans of dead parents are not adopted")
@@ -83,21 +83,28 @@ final class Supervisor {
     }
 
     /// Starts CMD; nil, or the exit code to leave with when it cannot be run.
-    private func spawn(_ argv: [String], environment: [String]) throws -> Int32? {
+    private func spawn(_ argv: [String], environment: UnsafePointer<UnsafeMutablePointer<CChar>?>) throws -> Int32? {
         // An ORPHANGUARD_PARENT entry that the child fills in, saying which signal we arm as CMD's
         // PR_SET_PDEATHSIG: the library in CMD then arms its SIGCONT wake-up instead and its watcher
         // sends the one signal, as after an exec of its own.
         let hintLength = 96
         var cArgv = argv.map { strdup($0) } + [nil]
-        var cEnv = environment.map { strdup($0) } + [calloc(hintLength, 1).map { $0.assumingMemoryBound(to: CChar.self) }, nil]
+        let hint = calloc(hintLength, 1).map { $0.assumingMemoryBound(to: CChar.self) }
+        var cEnv: [UnsafeMutablePointer<CChar>?] = []
+        var cursor = environment
+        while let entry = cursor.pointee {
+            cEnv.append(entry)
+            cursor += 1
+        }
+        cEnv += [hint, nil]
         defer {
             cArgv.forEach { free($0) }
-            cEnv.forEach { free($0) }
+            free(hint)
         }
         var pid: pid_t = 0
         var execErrno: Int32 = 0
         let err = og_launcher_spawn(argv[0], &cArgv, &cEnv, &original, policy.signal,
-                                    policy.forwardToGroup ? 1 : 0, cEnv[cEnv.count - 2], hintLength, &pid, &execErrno)
+                                    policy.forwardToGroup ? 1 : 0, hint, hintLength, &pid, &execErrno)
         if err != 0 {
             throw StartFailure(description: "cannot start \(argv[0]): \(String(cString: strerror(err)))")
         }

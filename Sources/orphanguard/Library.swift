@@ -33,7 +33,7 @@ enum Library {
         guard path.hasPrefix("/") else {
             throw Problem(description: "\(path): the library path must be absolute")
         }
-        guard !path.contains(":") && !path.contains(" ") else {
+        guard !path.utf8.contains(UInt8(ascii: ":")) && !path.utf8.contains(UInt8(ascii: " ")) else {
             throw Problem(description: "\(path): LD_PRELOAD cannot name a path with ':' or ' '; move the library")
         }
         var info = stat()

@@ -88,23 +88,21 @@ final class Supervisor {
         // PR_SET_PDEATHSIG: the library in CMD then arms its SIGCONT wake-up instead and its watcher
         // sends the one signal, as after an exec of its own.
         let hintLength = 96
-        var cArgv = argv.map { strdup($0) } + [nil]
         let hint = calloc(hintLength, 1).map { $0.assumingMemoryBound(to: CChar.self) }
-        var cEnv: [UnsafeMutablePointer<CChar>?] = []
-        var cursor = environment
-        while let entry = cursor.pointee {
-            cEnv.append(entry)
-            cursor += 1
-        }
-        cEnv += [hint, nil]
-        defer {
-            cArgv.forEach { free($0) }
-            free(hint)
-        }
+        defer { free(hint) }
         var pid: pid_t = 0
         var execErrno: Int32 = 0
-        let err = og_launcher_spawn(argv[0], &cArgv, &cEnv, &original, policy.signal,
-                                    policy.forwardToGroup ? 1 : 0, hint, hintLength, &pid, &execErrno)
+        let inherited = entryCount(environment)
+        let err = withPointerArray(count: argv.count) { cArgv in
+            for index in argv.indices { cArgv[index] = strdup(argv[index]) }
+            defer { for index in argv.indices { free(cArgv[index]) } }
+            return withPointerArray(count: inherited + 1) { cEnv in
+                cEnv.update(from: environment, count: inherited)
+                cEnv[inherited] = hint
+                return og_launcher_spawn(argv[0], cArgv, cEnv, &self.original, policy.signal,
+                                         policy.forwardToGroup ? 1 : 0, hint, hintLength, &pid, &execErrno)
+            }
+        }
         if err != 0 {
             throw StartFailure(description: "cannot start \(argv[0]): \(String(cString: strerror(err)))")
         }

@@ -1,5 +1,5 @@
 /*
- * The launcher's C helpers: only what Swift cannot do (a fork child that may make
+ * The launcher's C helpers: only what Swift cannot do (a vfork child that may make
  * async-signal-safe calls only, variadic prctl, macros and unions). Errors are returned
  * as errno values, unchanged.
  */
@@ -9,44 +9,45 @@
 #include "../../CShim/include/og_core.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Writes the exec errno for the parent and leaves; only async-signal-safe calls. */
-static void _Noreturn child_fail(int pipe_fd, int err)
+/* Stores the errno for the parent (the child shares its memory until the exec) and leaves. */
+static void _Noreturn child_fail(volatile int *result, int err)
 {
-    ssize_t ignored = write(pipe_fd, &err, sizeof(err));
-    (void)ignored;
+    *result = err;
     _exit(127);
 }
 
 int og_launcher_spawn(const char *file, char *const argv[], char *const envp[], const sigset_t *child_mask,
                       int pdeath_signal, int new_group, char *hint, size_t hint_len, pid_t *pid, int *exec_errno)
 {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        return errno;
     struct og_proc launcher = {getpid(), 0};
     char state;
     if (hint && !og_proc_stat(launcher.pid, &state, &launcher.start))
         launcher.start = 0; /* /proc hidden: the hint then names the pid alone */
-    pid_t child = fork();
-    if (child < 0) {
-        int err = errno;
-        close(fds[0]);
-        close(fds[1]);
+    /* vfork, not fork: the launcher is a large static executable, and fork copied its page tables
+     * only for the child to throw them away at the exec, then made the launcher fault in a copy of
+     * each page it wrote next. The child borrows the launcher's memory and stack until it execs or
+     * exits, while the launcher waits: it writes nothing but `result` and the hint (ours, in envp),
+     * and runs no signal handler, as every signal stays blocked until the exec's own mask is set
+     * (the launcher installs no handler anyway: it takes signals with sigwaitinfo). */
+    volatile int result = 0;
+    sigset_t all, saved;
+    sigfillset(&all);
+    int err = pthread_sigmask(SIG_SETMASK, &all, &saved);
+    if (err != 0)
         return err;
-    }
+    pid_t child = vfork();
     if (child == 0) {
-        close(fds[0]);
         if (new_group && setpgid(0, 0) != 0)
-            child_fail(fds[1], errno);
+            child_fail(&result, errno);
         if (pdeath_signal > 0 && prctl(PR_SET_PDEATHSIG, (unsigned long)pdeath_signal, 0, 0, 0) != 0)
-            child_fail(fds[1], errno);
+            child_fail(&result, errno);
         /* The launcher may have died before the signal was armed. */
         if (getppid() != launcher.pid)
             _exit(128 + pdeath_signal);
@@ -54,17 +55,15 @@ int og_launcher_spawn(const char *file, char *const argv[], char *const envp[], 
             og_parent_hint_format(hint, hint_len, launcher, true, pdeath_signal, getpid());
         sigprocmask(SIG_SETMASK, child_mask, NULL);
         execvpe(file, argv, envp);
-        child_fail(fds[1], errno);
+        child_fail(&result, errno);
     }
-    close(fds[1]);
-    int err = 0;
-    ssize_t got;
-    do
-        got = read(fds[0], &err, sizeof(err));
-    while (got < 0 && errno == EINTR);
-    close(fds[0]);
+    err = child < 0 ? errno : 0;
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    if (err != 0)
+        return err;
+    /* Here the child has exec'd (result 0) or left (result: the errno of the step that failed). */
     *pid = child;
-    *exec_errno = got == (ssize_t)sizeof(err) ? err : 0;
+    *exec_errno = result;
     if (*exec_errno) {
         while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
             ;

@@ -4,15 +4,37 @@ import OrphanguardCore
 /// The launcher's side of CShim's core (OrphanguardCore): the rules the library applies in every
 /// guarded process, called here instead of being written a second time in Swift.
 
+/// A NULL-terminated C array of strings (an argv, an envp) in memory of its own. A Swift array of
+/// optional pointers would do, but the runtime builds its generic metadata at its first use: about
+/// 40,000 instructions, a tenth of what `run` spends.
+typealias CStringPointers = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+
+/// `body` gets room for `count` pointers and the NULL after them, all NULL at first.
+func withPointerArray<T>(count: Int, _ body: (CStringPointers) throws -> T) rethrows -> T {
+    let array = CStringPointers.allocate(capacity: count + 1)
+    array.initialize(repeating: nil, count: count + 1)
+    defer { array.deallocate() }
+    return try body(array)
+}
+
+/// The number of entries before the NULL of a C array.
+func entryCount(_ array: UnsafePointer<UnsafeMutablePointer<CChar>?>) -> Int {
+    var count = 0
+    while array[count] != nil { count += 1 }
+    return count
+}
+
 /// Calls `body` with `strings` as a NULL-terminated C array, as an envp.
 func withCStringArray<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> T) -> T {
-    let pointers = strings.map { strdup($0) } + [nil]
-    defer { pointers.forEach { free($0) } }
-    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    withPointerArray(count: strings.count) { array in
+        for index in strings.indices { array[index] = strdup(strings[index]) }
+        defer { for index in strings.indices { free(array[index]) } }
+        return body(UnsafePointer(array))
+    }
 }
 
 /// The strings of a NULL-terminated C array.
-private func strings(_ array: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> [String] {
+private func strings(_ array: UnsafePointer<UnsafeMutablePointer<CChar>?>) -> [String] {
     var result: [String] = []
     var cursor = array
     while let entry = cursor.pointee {
@@ -28,15 +50,20 @@ struct Settings {
 
     /// Parses `environment` as the library's constructor does; `warn` gets each value it ignores.
     init(environment: [String], warn: ((og_warning) -> Void)? = nil) {
+        self = withCStringArray(environment) { Settings(envp: $0, warn: warn) }
+    }
+
+    init(envp: UnsafePointer<UnsafeMutablePointer<CChar>?>, warn: ((og_warning) -> Void)? = nil) {
         var config = og_config()
-        withCStringArray(environment) { envp in
-            guard var warn else { return og_config_parse(&config, envp, nil, nil) }
+        if var warn {
             withUnsafeMutablePointer(to: &warn) { context in
                 og_config_parse(&config, envp, { context, warning in
                     guard let context else { return }
                     context.assumingMemoryBound(to: ((og_warning) -> Void).self).pointee(warning.pointee)
                 }, context)
             }
+        } else {
+            og_config_parse(&config, envp, nil, nil)
         }
         self.config = config
     }
@@ -54,27 +81,31 @@ struct Settings {
 /// `environment` with `library` first in LD_PRELOAD (any other copy of it taken out) and ASan's
 /// link-order check off, marked in ORPHANGUARD_ADDED so that CMD gets its own value back.
 func preloadedEnvironment(_ environment: [String], library: String) -> [String] {
+    withCStringArray(environment) { envp in withPreloadedEnvironment(envp, library: library) { strings($0) } }
+}
+
+/// The same for a C environment: `body` gets it as a NULL-terminated C array, valid during the call.
+func withPreloadedEnvironment<T>(_ envp: UnsafePointer<UnsafeMutablePointer<CChar>?>, library: String,
+                                 _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> T) -> T {
     library.withCString { path in
         var inject = og_inject(library: path, vars: nil, nvars: 0, parent: nil)
-        let withoutCopies = build(environment, size: { og_env_unguarded_size($0) }) {
-            og_env_build_without_library($0, path, $1, $2)
+        return withBuilt(envp, size: og_env_unguarded_size(envp), { og_env_build_without_library(envp, path, $0, $1) }) {
+            withoutCopies in
+            withBuilt(withoutCopies, size: og_env_size(withoutCopies, &inject), { og_env_build(withoutCopies, &inject, $0, $1) },
+                      body)
         }
-        return build(withoutCopies, size: { og_env_size($0, &inject) }) { og_env_build($0, &inject, $1, $2) }
     }
 }
 
-/// What one of the library's builders makes of `environment`, in a buffer of the size it asks for;
-/// `environment` itself if it cannot.
-private func build(_ environment: [String], size: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> Int,
-                   _ builder: (UnsafePointer<UnsafeMutablePointer<CChar>?>, UnsafeMutableRawPointer, Int)
-                       -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> [String] {
-    withCStringArray(environment) { envp in
-        let bytes = size(envp)
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: MemoryLayout<UnsafeRawPointer>.alignment)
-        defer { buffer.deallocate() }
-        guard let built = builder(envp, buffer, bytes) else { return environment }
-        return strings(built)
-    }
+/// `body` gets what one of the library's builders makes of `envp`, in a buffer of the size it asks
+/// for; `envp` itself if it cannot.
+private func withBuilt<T>(_ envp: UnsafePointer<UnsafeMutablePointer<CChar>?>, size: Int,
+                          _ builder: (UnsafeMutableRawPointer, Int) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                          _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> T) -> T {
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: MemoryLayout<UnsafeRawPointer>.alignment)
+    defer { buffer.deallocate() }
+    guard let built = builder(buffer, size) else { return body(envp) }
+    return body(UnsafePointer(built))
 }
 
 /// Did a process with this environment and name opt out of the guard?
@@ -85,6 +116,30 @@ func optedOut(environment: [String], name: String) -> Bool {
 /// The current process's environment.
 func currentEnvironment() -> [String] {
     strings(environ)
+}
+
+/// `body` gets the current environment as a NULL-terminated C array: environ's own entries (not
+/// copied) but those that start with one of `dropping`, then copies of `adding`.
+func withCurrentEnvironment<T>(dropping prefixes: [String], adding: [String],
+                               _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> T) -> T {
+    let own = entryCount(environ)
+    return withPointerArray(count: own + adding.count) { array in
+        var count = 0
+        for index in 0..<own {
+            guard let entry = environ[index], !prefixes.contains(where: { strncmp(entry, $0, $0.utf8.count) == 0 }) else {
+                continue
+            }
+            array[count] = entry
+            count += 1
+        }
+        let firstAdded = count
+        for variable in adding {
+            array[count] = strdup(variable)
+            count += 1
+        }
+        defer { for index in firstAdded..<count { free(array[index]) } }
+        return body(UnsafePointer(array))
+    }
 }
 
 enum Signals {

@@ -1,5 +1,4 @@
 import ArgumentParser
-import OrphanguardCore
 
 /// The library's settings, one option per ORPHANGUARD_* variable.
 struct GuardOptions: ParsableArguments {
@@ -31,51 +30,16 @@ struct GuardOptions: ParsableArguments {
     @Flag(name: .long, help: "Also print start-up and watch details.")
     var verbose = false
 
-    /// What the library would ignore with a warning (a signal that stops a process, a poll interval
-    /// out of range, an exclusion list too long) is an error here.
+    /// Checked on the plain values, which `run`'s quick path checks alike.
     mutating func validate() throws {
-        if quiet && verbose {
-            throw ValidationError("--quiet and --verbose exclude each other")
-        }
-        var problem: String?
-        _ = Settings(environment: variables.map { "\($0.name)=\($0.value)" }) { warning in
-            guard problem == nil else { return }
-            problem = Self.message(for: warning)
-        }
-        if let problem { throw ValidationError(problem) }
+        try values.validate()
     }
 
-    /// The option's name and what is wrong with its value, from the library's warning.
-    private static func message(for warning: og_warning) -> String {
-        let value = String(cString: warning.value)
-        let reason = String(cString: warning.problem)
-        switch warning.var {
-        case OG_VAR_SIGNAL: return "--signal: \(Signals.name(og_signal_parse(warning.value))) \(reason)"
-        case OG_VAR_GRACE: return "--grace: '\(value)' is \(reason)"
-        case OG_VAR_POLL_INTERVAL: return "--poll-interval: '\(value)' is \(reason)"
-        case OG_VAR_EXCLUDE: return "--exclude: \(reason)"
-        default: return "\(String(cString: og_config_name(warning.var))): '\(value)': \(reason)"
-        }
+    var values: GuardValues {
+        GuardValues(signal: signal, grace: grace, pollInterval: pollInterval, scope: scope, watch: watch,
+                    exclude: exclude, quiet: quiet, verbose: verbose)
     }
 
     /// The ORPHANGUARD_* variables for the options given.
-    var variables: [(name: String, value: String)] {
-        var result: [(String, String)] = []
-        if let signal { result.append(("ORPHANGUARD_SIGNAL", signal.text)) }
-        if let grace { result.append(("ORPHANGUARD_GRACE", grace.text)) }
-        if let pollInterval { result.append(("ORPHANGUARD_POLL_INTERVAL", pollInterval.text)) }
-        if let scope { result.append(("ORPHANGUARD_SCOPE", scope.rawValue)) }
-        if let watch { result.append(("ORPHANGUARD_WATCH", watch.rawValue)) }
-        if let exclude { result.append(("ORPHANGUARD_EXCLUDE", exclude)) }
-        if quiet { result.append(("ORPHANGUARD_QUIET", "1")) }
-        if verbose { result.append(("ORPHANGUARD_VERBOSE", "1")) }
-        return result
-    }
-
-    /// `environment` with these options' variables in place of any it had.
-    func applied(to environment: [String]) -> [String] {
-        let names = variables.map { $0.name + "=" }
-        return environment.filter { entry in !names.contains { entry.hasPrefix($0) } }
-            + variables.map { "\($0.name)=\($0.value)" }
-    }
+    var variables: [(name: String, value: String)] { values.variables }
 }

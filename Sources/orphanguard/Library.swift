@@ -33,7 +33,7 @@ enum Library {
         guard path.hasPrefix("/") else {
             throw Problem(description: "\(path): the library path must be absolute")
         }
-        guard !path.contains(":") && !path.contains(" ") else {
+        guard !path.utf8.contains(UInt8(ascii: ":")) && !path.utf8.contains(UInt8(ascii: " ")) else {
             throw Problem(description: "\(path): LD_PRELOAD cannot name a path with ':' or ' '; move the library")
         }
         var info = stat()
@@ -81,8 +81,12 @@ enum Library {
         #endif
     }
 
+    /// The kernel's own name for our executable, links resolved (realpath would look at every
+    /// component again, one readlink each).
     static func executableDirectory() -> String {
-        let path = canonical("/proc/self/exe")
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        let path = length > 0 && buffer[0] == CChar(UInt8(ascii: "/")) ? String(cString: buffer) : canonical("/proc/self/exe")
         guard let slash = path.lastIndex(of: "/") else { return "." }
         return String(path[..<slash])
     }

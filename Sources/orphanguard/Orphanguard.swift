@@ -19,7 +19,6 @@ enum Entry {
             let arguments = IsolationMode.normalized(Array(CommandLine.arguments.dropFirst()))
             if let run = QuickRun.parse(arguments) {
                 try run.run()
-                return
             }
             var command = try Orphanguard.parseAsRoot(arguments)
             try command.run()

@@ -4,8 +4,9 @@ import ArgumentParser
 /// conformance lookups cost about 9 of the 10 million instructions that the launcher spends on
 /// `run -- /bin/true`, several times tini's whole start-up, and that cost is paid by every wrapped
 /// command in a script or an `srun`. This parser accepts only long options in their plain forms
-/// (`--grace 2`, `--grace=2`), then `--`, then CMD. It fills the same `Run` and checks it with the
-/// same `validate()`. Anything else goes to ArgumentParser, which explains it: help, `--version`,
+/// (`--grace 2`, `--grace=2`), then `--`, then CMD. It fills the `RunRequest` that `Run` makes
+/// (plain values: constructing `Run` alone, its property wrappers, costs a third of the start-up) and
+/// checks it with the same `validate()`s. Anything else goes to ArgumentParser, which explains it: help, `--version`,
 /// short or unknown names, a repeated option, a missing or bad value.
 enum QuickRun {
     /// GuardOptions' options that take a value, and whether that value may start with '-' (their
@@ -16,8 +17,8 @@ enum QuickRun {
     /// GuardOptions' flags, and Run's.
     static let flags: Set<String> = ["quiet", "verbose", "pgroup"]
 
-    /// The `Run` that `arguments` (without the program name) asks for, or nil.
-    static func parse(_ arguments: [String]) -> Run? {
+    /// The `RunRequest` that `arguments` (without the program name) asks for, or nil.
+    static func parse(_ arguments: [String]) -> RunRequest? {
         guard arguments.first == "run", let end = arguments.firstIndex(of: "--"), end + 1 < arguments.count else {
             return nil
         }
@@ -45,8 +46,8 @@ enum QuickRun {
             }
             index += 1
         }
-        var run = Run()
-        var options = GuardOptions()
+        var run = RunRequest()
+        var options = GuardValues()
         // A value the option's type refuses is left to ArgumentParser, which says why.
         guard let signal = typed(values["signal"], { SignalArg(argument: $0) }),
               let grace = typed(values["grace"], { Seconds(argument: $0) }),

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Glibc
 
 /// `orphanguard run [options] -- CMD [ARGS...]`
 struct Run: ParsableCommand {
@@ -34,47 +33,17 @@ struct Run: ParsableCommand {
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
     var command: [String] = []
 
+    /// The same values, plain.
+    var request: RunRequest {
+        RunRequest(options: options.values, processGroup: processGroup, isolate: isolate, isolateInit: isolateInit,
+                   command: command)
+    }
+
     func validate() throws {
-        guard !command.isEmpty else {
-            throw ValidationError("no command given after '--': orphanguard run [options] -- CMD [ARGS...]")
-        }
-        if isolateInit != nil && getpid() != 1 {
-            throw ValidationError("--isolate-init is used by --isolate itself, in the namespace it makes")
-        }
-        if IsolationMode.resolve(option: isolate) == nil {
-            throw ValidationError("\(IsolationMode.variable): expected 1, 0 or auto, got '\(String(cString: getenv(IsolationMode.variable)))'")
-        }
+        try request.validate()
     }
 
     func run() throws {
-        let library = try Library.locate()
-        if isolateInit == nil, let mode = IsolationMode.resolve(option: isolate), mode != .off,
-           let status = Isolation.launch(mode: mode, arguments: CommandLine.arguments) {
-            Glibc.exit(status)
-        }
-        let environment = childEnvironment(library: library)
-        // What CMD's library will use, inherited variables included: the launcher acts the same way.
-        let settings = Settings(environment: environment)
-        let supervisor = Supervisor(policy: .init(
-            signal: settings.signal,
-            graceMilliseconds: settings.graceMilliseconds,
-            forwardToGroup: processGroup,
-            quiet: settings.quiet,
-            verbose: settings.verbose,
-            excluded: settings.excludedNames
-        ))
-        if let isolateInit {
-            Isolation.becomeInit(supervisor, lifeline: isolateInit, graceMilliseconds: settings.graceMilliseconds)
-        }
-        let status = try supervisor.run(command, environment: environment)
-        Glibc.exit(status)
-    }
-
-    /// Our environment with the settings given as options, prepared by the library's own builder: the
-    /// library first in LD_PRELOAD and ASan's link-order check off (given back to CMD by the library's
-    /// constructor).
-    private func childEnvironment(library: String) -> [String] {
-        let own = currentEnvironment().filter { !$0.hasPrefix("ORPHANGUARD_LIBRARY=") }
-        return preloadedEnvironment(options.applied(to: own), library: library)
+        try request.run()
     }
 }

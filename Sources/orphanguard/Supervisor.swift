@@ -21,7 +21,7 @@ final class Supervisor {
         var excluded: [String]
     }
 
-    /// CMD could not be started at all (fork failed).
+    /// CMD could not be started at all (vfork failed).
     struct StartFailure: Error, CustomStringConvertible {
         let description: String
     }
@@ -62,7 +62,7 @@ final class Supervisor {
     }
 
     /// Starts CMD and supervises until it and every other descendant are gone; returns the exit code.
-    func run(_ argv: [String], environment: [String]) throws -> Int32 {
+    func run(_ argv: [String], environment: UnsafePointer<UnsafeMutablePointer<CChar>?>) throws -> Int32 {
         let subreaper = og_launcher_become_subreaper()
         if subreaper != 0 {
             report("cannot become a child subreaper (\(String(cString: strerror(subreaper)))); orphans of dead parents are not adopted")
@@ -83,21 +83,26 @@ final class Supervisor {
     }
 
     /// Starts CMD; nil, or the exit code to leave with when it cannot be run.
-    private func spawn(_ argv: [String], environment: [String]) throws -> Int32? {
+    private func spawn(_ argv: [String], environment: UnsafePointer<UnsafeMutablePointer<CChar>?>) throws -> Int32? {
         // An ORPHANGUARD_PARENT entry that the child fills in, saying which signal we arm as CMD's
         // PR_SET_PDEATHSIG: the library in CMD then arms its SIGCONT wake-up instead and its watcher
         // sends the one signal, as after an exec of its own.
         let hintLength = 96
-        var cArgv = argv.map { strdup($0) } + [nil]
-        var cEnv = environment.map { strdup($0) } + [calloc(hintLength, 1).map { $0.assumingMemoryBound(to: CChar.self) }, nil]
-        defer {
-            cArgv.forEach { free($0) }
-            cEnv.forEach { free($0) }
-        }
+        let hint = calloc(hintLength, 1).map { $0.assumingMemoryBound(to: CChar.self) }
+        defer { free(hint) }
         var pid: pid_t = 0
         var execErrno: Int32 = 0
-        let err = og_launcher_spawn(argv[0], &cArgv, &cEnv, &original, policy.signal,
-                                    policy.forwardToGroup ? 1 : 0, cEnv[cEnv.count - 2], hintLength, &pid, &execErrno)
+        let inherited = entryCount(environment)
+        let err = withPointerArray(count: argv.count) { cArgv in
+            for index in argv.indices { cArgv[index] = strdup(argv[index]) }
+            defer { for index in argv.indices { free(cArgv[index]) } }
+            return withPointerArray(count: inherited + 1) { cEnv in
+                cEnv.update(from: environment, count: inherited)
+                cEnv[inherited] = hint
+                return og_launcher_spawn(argv[0], cArgv, cEnv, &self.original, policy.signal,
+                                         policy.forwardToGroup ? 1 : 0, hint, hintLength, &pid, &execErrno)
+            }
+        }
         if err != 0 {
             throw StartFailure(description: "cannot start \(argv[0]): \(String(cString: strerror(err)))")
         }

@@ -4,7 +4,7 @@ import XCTest
 
 /// The quick parser of `run` (QuickRun.swift) gives what ArgumentParser gives, or steps aside.
 final class QuickRunTests: XCTestCase {
-    private func fields(_ run: Run) -> [String] {
+    private func fields(_ run: RunRequest) -> [String] {
         let o = run.options
         return [o.signal?.text, o.grace?.text, o.pollInterval?.text, o.scope?.rawValue, o.watch?.rawValue, o.exclude,
                 run.isolate?.rawValue, run.isolateInit.map { "\($0)" }].map { $0 ?? "-" }
@@ -21,7 +21,7 @@ final class QuickRunTests: XCTestCase {
         ]
         for line in lines {
             let quick = try XCTUnwrap(QuickRun.parse(line), "\(line)")
-            let parsed = try XCTUnwrap(try Orphanguard.parseAsRoot(line) as? Run)
+            let parsed = try XCTUnwrap(try Orphanguard.parseAsRoot(line) as? Run).request
             XCTAssertEqual(fields(quick), fields(parsed), "\(line)")
         }
     }

@@ -1,6 +1,7 @@
 /* Benchmark driver: `run_once N CMD [ARGS...]` runs CMD N times in sequence (fork + execvp, the
  * environment inherited) and prints each run's wall time in microseconds, one per line: what a
- * script, a Makefile or `srun` pays per wrapped command. */
+ * script, a Makefile or `srun` pays per wrapped command. With RUN_ONCE_PRELOAD set, CMD alone (not this
+ * driver) gets it as LD_PRELOAD. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -17,6 +18,9 @@ int main(int argc, char **argv)
         clock_gettime(CLOCK_MONOTONIC, &a);
         pid_t pid = fork();
         if (pid == 0) {
+            const char *preload = getenv("RUN_ONCE_PRELOAD");
+            if (preload && setenv("LD_PRELOAD", preload, 1) != 0)
+                _exit(127);
             execvp(argv[2], argv + 2);
             _exit(127);
         }

@@ -4,8 +4,9 @@
 #include <signal.h>
 #include <sys/types.h>
 
-/// Starts `file` (searched in PATH) with `argv` and `envp`: C because the child between fork and
-/// exec may only make async-signal-safe calls, which Swift cannot promise.
+/// Starts `file` (searched in PATH) with `argv` and `envp`: C because the child between vfork and
+/// exec runs in the launcher's memory and may only make async-signal-safe calls, which Swift cannot
+/// promise.
 ///
 /// In the child, before exec: the signal mask becomes `child_mask`, the child gets its own process
 /// group if `new_group`, PR_SET_PDEATHSIG is armed with `pdeath_signal` (then the launcher is checked
@@ -13,8 +14,9 @@
 /// ORPHANGUARD_PARENT entry saying so, written by the library's own formatter: the library in CMD
 /// then knows the kernel will send that signal, and the launcher can read it in /proc/PID/environ
 /// of a static CMD. Returns 0 with *pid set, or
-/// the errno of fork. If the exec itself fails, its errno comes back over a close-on-exec pipe: the
-/// child is reaped and the errno is stored in *exec_errno (0 when the exec succeeded).
+/// the errno of vfork. If a step before the exec or the exec itself fails, the child stores its errno
+/// in the memory it shares with the launcher until then: the child is reaped and the errno is stored
+/// in *exec_errno (0 when the exec succeeded).
 int og_launcher_spawn(const char *file, char *const argv[], char *const envp[], const sigset_t *child_mask,
                       int pdeath_signal, int new_group, char *hint, size_t hint_len, pid_t *pid, int *exec_errno);
 

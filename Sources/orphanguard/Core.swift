@@ -45,6 +45,15 @@ struct Settings {
     var graceMilliseconds: Int { config.grace_ms }
     var quiet: Bool { config.quiet }
     var verbose: Bool { config.verbose }
+    /// The settings in force, as job_start records them.
+    var summary: String {
+        let scope = config.scope == OG_SCOPE_GROUP ? "group" : "process"
+        let watch = config.watch == OG_WATCH_POLL ? "poll" : config.watch == OG_WATCH_KERNEL ? "kernel" : "auto"
+        let exclude = excludedNames.joined(separator: ",")
+        return "signal=\(Signals.name(signal)) grace_ms=\(graceMilliseconds) poll_ms=\(config.poll_ms) scope=\(scope) watch=\(watch)"
+            + (exclude.isEmpty ? "" : " exclude=\(exclude)")
+    }
+
     var excludedNames: [String] {
         withUnsafeBytes(of: config.exclude) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
             .split(separator: ",").map(String.init)

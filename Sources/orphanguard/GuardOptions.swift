@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import OrphanguardCore
 
 /// The library's settings, one option per ORPHANGUARD_* variable.
@@ -24,6 +25,9 @@ struct GuardOptions: ParsableArguments {
 
     @Option(name: .long, help: "Comma-separated program names (as in /proc/PID/comm) that may outlive their parent.")
     var exclude: String?
+
+    @Option(name: .long, help: ArgumentHelp("Append a JSON Lines record of every action to FILE (ORPHANGUARD_LOG).", valueName: "file"))
+    var log: String?
 
     @Flag(name: .long, help: "Print nothing, not even when a process is ended.")
     var quiet = false
@@ -67,9 +71,17 @@ struct GuardOptions: ParsableArguments {
         if let scope { result.append(("ORPHANGUARD_SCOPE", scope.rawValue)) }
         if let watch { result.append(("ORPHANGUARD_WATCH", watch.rawValue)) }
         if let exclude { result.append(("ORPHANGUARD_EXCLUDE", exclude)) }
+        if let log { result.append(("ORPHANGUARD_LOG", Self.absolute(log))) }
         if quiet { result.append(("ORPHANGUARD_QUIET", "1")) }
         if verbose { result.append(("ORPHANGUARD_VERBOSE", "1")) }
         return result
+    }
+
+    /// Every process of the tree opens the log from its own working directory.
+    private static func absolute(_ path: String) -> String {
+        guard !path.hasPrefix("/"), let cwd = getcwd(nil, 0) else { return path }
+        defer { free(cwd) }
+        return String(cString: cwd) + "/" + path
     }
 
     /// `environment` with these options' variables in place of any it had.

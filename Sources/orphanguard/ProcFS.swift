@@ -125,4 +125,27 @@ enum ProcFS {
     static func isStopped(_ pid: pid_t) -> Bool {
         stat(pid)?.state == UInt8(ascii: "T")
     }
+
+    /// Why a process outlives its SIGKILL, for the report: its state, where it sleeps in the kernel
+    /// (`wchan`), and the device files it holds that keep driver memory allocated (GPUs, RDMA).
+    static func stuckDetail(_ pid: pid_t, state: UInt8) -> String {
+        let states: [UInt8: String] = [UInt8(ascii: "D"): "uninterruptible sleep", UInt8(ascii: "T"): "stopped",
+                                       UInt8(ascii: "t"): "traced", UInt8(ascii: "R"): "running", UInt8(ascii: "S"): "sleeping"]
+        let letter = String(UnicodeScalar(state))
+        var parts = ["state \(letter)" + (states[state].map { " (\($0))" } ?? "")]
+        let wchan = readFile("/proc/\(pid)/wchan", limit: 256).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        parts.append("wchan " + (wchan.isEmpty || wchan == "0" ? "unknown" : wchan))
+        var devices: [String] = []
+        for fd in ProcRead.directory("/proc/\(pid)/fd") {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let count = readlink("/proc/\(pid)/fd/\(fd)", &buffer, buffer.count - 1)
+            guard count > 0 else { continue }
+            let target = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if ["/dev/nvidia", "/dev/dri/", "/dev/infiniband/"].contains(where: { target.hasPrefix($0) }), !devices.contains(target) {
+                devices.append(target)
+            }
+        }
+        parts.append(devices.isEmpty ? "holds no GPU or RDMA device" : "holds " + devices.joined(separator: ", "))
+        return parts.joined(separator: "; ")
+    }
 }

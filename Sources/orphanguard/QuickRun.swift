@@ -11,7 +11,7 @@ enum QuickRun {
     /// GuardOptions' options that take a value, and whether that value may start with '-' (their
     /// `parsing: .unconditional`).
     static let valued: [String: Bool] = ["signal": true, "grace": true, "poll-interval": true,
-                                         "scope": false, "watch": false, "exclude": false,
+                                         "scope": false, "watch": false, "exclude": false, "log": false,
                                          "isolate": false, "isolate-init": false]
     /// GuardOptions' flags, and Run's.
     static let flags: Set<String> = ["quiet", "verbose", "pgroup"]
@@ -61,6 +61,7 @@ enum QuickRun {
         options.scope = scope
         options.watch = watch
         options.exclude = values["exclude"]
+        options.log = values["log"]
         options.quiet = given.contains("quiet")
         options.verbose = given.contains("verbose")
         run.options = options

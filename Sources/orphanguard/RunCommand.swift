@@ -52,7 +52,7 @@ struct Run: ParsableCommand {
            let status = Isolation.launch(mode: mode, arguments: CommandLine.arguments) {
             Glibc.exit(status)
         }
-        let environment = childEnvironment(library: library)
+        let environment = EventLog.prepare(childEnvironment(library: library))
         // What CMD's library will use, inherited variables included: the launcher acts the same way.
         let settings = Settings(environment: environment)
         let supervisor = Supervisor(policy: .init(
@@ -61,7 +61,10 @@ struct Run: ParsableCommand {
             forwardToGroup: processGroup,
             quiet: settings.quiet,
             verbose: settings.verbose,
-            excluded: settings.excludedNames
+            excluded: settings.excludedNames,
+            log: EventLog(environment: environment),
+            mode: isolateInit == nil ? "run" : "isolate",
+            settings: settings.summary
         ))
         if let isolateInit {
             Isolation.becomeInit(supervisor, lifeline: isolateInit, graceMilliseconds: settings.graceMilliseconds)

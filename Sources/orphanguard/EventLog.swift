@@ -33,7 +33,8 @@ final class EventLog {
             self.pid = pid
             self.start = start
             comm = ProcFS.comm(pid)
-            argv = readFile("/proc/\(pid)/cmdline", limit: 2048).map { bytes in
+            argv = readFile("/proc/\(pid)/cmdline", limit: 2048).flatMap { bytes in
+                bytes.isEmpty ? nil :
                 bytes.split(separator: 0, omittingEmptySubsequences: false).dropLast(bytes.last == 0 ? 1 : 0)
                     .map { String(decoding: $0, as: UTF8.self) }
             }

@@ -8,6 +8,12 @@ enum ProcFS {
         let ppid: pid_t
         /// Field 22, in clock ticks since boot: with the pid, names the process for good.
         let start: UInt64
+        /// Field 9, the kernel's task flags.
+        let flags: UInt
+
+        /// PF_EXITING: the process is ending (it has already closed its descriptors, its claim among
+        /// them, and /proc no longer shows its arguments) but is no zombie yet.
+        var exiting: Bool { flags & 0x4 != 0 }
     }
 
     static func stat(_ pid: pid_t) -> Stat? {
@@ -16,8 +22,9 @@ enum ProcFS {
         // comm may hold spaces and parentheses: fields restart after the last ')'.
         let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
         guard fields.count > 19, let ppid = pid_t(String(decoding: fields[1], as: UTF8.self)),
-              let start = UInt64(String(decoding: fields[19], as: UTF8.self)) else { return nil }
-        return Stat(state: fields[0].first ?? 0, ppid: ppid, start: start)
+              let start = UInt64(String(decoding: fields[19], as: UTF8.self)),
+              let flags = UInt(String(decoding: fields[6], as: UTF8.self)) else { return nil }
+        return Stat(state: fields[0].first ?? 0, ppid: ppid, start: start, flags: flags)
     }
 
     /// The direct children of this (single-threaded) process.

@@ -282,6 +282,13 @@ final class Supervisor {
         var record = log.map { _ in EventLog.Record(event, process: pid, start: start) }
         let claim = og_launcher_claim(pid, start)
         if claim >= 0 { claims[pid] = claim }
+        // A process that is already ending released its claim with its descriptors (its library
+        // may have just sent the signal): nothing to send, nothing to record; it is reaped soon.
+        if claim >= 0, ProcFS.stat(pid)?.exiting != false {
+            if let held = claims.removeValue(forKey: pid) { close(held) }
+            leftovers.remove(pid)
+            return
+        }
         let libraryClaimed = claim == -EADDRINUSE
         // Without a library of its own to take the claim, the kernel may have sent it (exec armed
         // PR_SET_PDEATHSIG). The claim goes again: a library that comes up after all acts on its own.

@@ -123,6 +123,21 @@ enum ProcFS {
                                     name: name)
     }
 
+    /// Is the process ending already? PF_EXITING in its flags, or SIGKILL pending for its main
+    /// thread: a fatal signal makes the kernel queue SIGKILL to every thread of the process at once,
+    /// and its watcher thread (whose private descriptor table holds the library's claim) may be gone
+    /// before the main thread is flagged.
+    static func dying(_ pid: pid_t) -> Bool {
+        guard let stat = stat(pid) else { return true }
+        if stat.exiting || stat.state == UInt8(ascii: "Z") || stat.state == UInt8(ascii: "X") { return true }
+        guard let bytes = readFile("/proc/\(pid)/status", limit: 4096) else { return true }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("SigPnd:") }),
+              let mask = UInt64(line.dropFirst("SigPnd:".count).trimmingPrefix(while: { $0 == " " || $0 == "\t" }), radix: 16)
+        else { return false }
+        return mask & (1 << (UInt64(SIGKILL) - 1)) != 0
+    }
+
     static func isZombieOrGone(_ pid: pid_t) -> Bool {
         guard let stat = stat(pid) else { return true }
         return stat.state == UInt8(ascii: "Z") || stat.state == UInt8(ascii: "X")

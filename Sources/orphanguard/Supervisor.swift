@@ -284,7 +284,7 @@ final class Supervisor {
         if claim >= 0 { claims[pid] = claim }
         // A process that is already ending released its claim with its descriptors (its library
         // may have just sent the signal): nothing to send, nothing to record; it is reaped soon.
-        if claim >= 0, ProcFS.stat(pid)?.exiting != false {
+        if claim >= 0, ProcFS.dying(pid) {
             if let held = claims.removeValue(forKey: pid) { close(held) }
             leftovers.remove(pid)
             return

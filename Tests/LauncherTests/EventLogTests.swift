@@ -199,4 +199,50 @@ final class EventLogTests: XCTestCase {
         let clean = try runCommand([Paths.launcher, "run", "--", "/bin/sh", "-c", "exit 0"], environment: base)
         XCTAssertEqual(clean.err, "")
     }
+
+    /// A leftover SIGKILL cannot end: a task frozen by the cgroup v1 freezer sleeps uninterruptibly
+    /// (state D) with SIGKILL pending until it is thawed. The launcher reports it 2 s after its
+    /// SIGKILL (stderr and a still_alive record) and ends normally once it is gone.
+    func testUnkillableLeftoverIsReported() throws {
+        try requireRoot()
+        let freezer = "/sys/fs/cgroup/freezer"
+        guard FileManager.default.fileExists(atPath: freezer + "/freezer.state") || FileManager.default.fileExists(atPath: freezer + "/tasks") else {
+            throw XCTSkip("no cgroup v1 freezer at \(freezer) (cgroup v2 lets SIGKILL end a frozen task): nothing here makes a process SIGKILL cannot end")
+        }
+        let folder = try temporaryFolder()
+        let logPath = folder + "/events.jsonl", go = folder + "/go"
+        let group = freezer + "/orphanguard-test-\(getpid())"
+        XCTAssertEqual(mkdir(group, 0o755), 0)
+        func write(_ text: String, _ file: String) { try? text.write(toFile: group + "/" + file, atomically: false, encoding: .utf8) }
+        addTeardownBlock {
+            write("THAWED", "freezer.state")
+            _ = sleepUntil(timeout: 5) { rmdir(group) == 0 }
+        }
+        let child = try Child([Paths.launcher, "run", "--log", logPath, "--grace", "0.2", "--", "/bin/sh", "-c",
+                               "sleep 300 & echo \"ready sleep $!\"; while [ ! -e '\(go)' ]; do sleep 0.02; done"],
+                              environment: base)
+        let sleeper = try XCTUnwrap(child.readyPids(count: 1).first)
+        addTeardownBlock { killLeftovers([sleeper]) }
+        write("\(sleeper.pid)", "cgroup.procs")
+        write("FROZEN", "freezer.state")
+        XCTAssertTrue(sleepUntil(timeout: 5) { (try? String(contentsOfFile: group + "/freezer.state", encoding: .utf8))?.hasPrefix("FROZEN") == true })
+        FileManager.default.createFile(atPath: go, contents: nil)
+        var stillAlive: [String: Any]?
+        XCTAssertTrue(sleepUntil(timeout: 10, interval: 0.02) {
+            stillAlive = (try? self.records(logPath))?.first { $0["event"] as? String == "still_alive" }
+            return stillAlive != nil
+        })
+        write("THAWED", "freezer.state")
+        XCTAssertEqual(child.waitExit(timeout: 10), 0)
+        let record = try XCTUnwrap(stillAlive)
+        XCTAssertEqual(record["pid"] as? Int, Int(sleeper.pid))
+        XCTAssertEqual(record["start_time"] as? Int, Int(sleeper.startTime))
+        XCTAssertEqual(record["comm"] as? String, "sleep")
+        let detail = record["detail"] as? String ?? ""
+        XCTAssertTrue(detail.hasPrefix("state D (uninterruptible sleep); wchan "), detail)
+        XCTAssertTrue(detail.hasSuffix("; holds no GPU or RDMA device"), detail)
+        let err = child.stderrText()
+        XCTAssertNotNil(err.range(of: "orphanguard: \(sleeper.pid) \\(sleep\\) is still present [0-9]+ ms after SIGKILL: state D", options: .regularExpression), err)
+        XCTAssertNotNil(err.range(of: #"orphanguard: sh exited with 0; ended 1 leftover process \(0 on SIGTERM, 1 needed SIGKILL\) in [0-9]+ ms\n$"#, options: .regularExpression), err)
+    }
 }

@@ -28,6 +28,7 @@ static const char *const var_names[OG_VAR_COUNT] = {
     [OG_VAR_DISABLE] = "ORPHANGUARD_DISABLE",
     [OG_VAR_LOG] = "ORPHANGUARD_LOG",
     [OG_VAR_JOB] = "ORPHANGUARD_JOB",
+    [OG_VAR_SHM_REGISTRY] = "ORPHANGUARD_SHM_REGISTRY",
 };
 
 static const struct {
@@ -264,6 +265,10 @@ static const char *apply(struct og_config *cfg, enum og_var var, const char *val
     case OG_VAR_JOB:
         /* Any text; given[] below keeps it when it fits. */
         return strlen(value) < OG_VALUE_MAX ? NULL : "longer than 255 characters";
+    case OG_VAR_SHM_REGISTRY:
+        if (value[0] != '/')
+            return "not an absolute path";
+        return strlen(value) < OG_VALUE_MAX ? NULL : "longer than 255 characters";
     case OG_VAR_COUNT:
         break;
     }
@@ -281,6 +286,7 @@ static const char *default_text(enum og_var var)
     case OG_VAR_EXCLUDE: return "no exclusions";
     case OG_VAR_LOG: return "no event log";
     case OG_VAR_JOB: return "no job id";
+    case OG_VAR_SHM_REGISTRY: return "no registry";
     default: return "0";
     }
 }
@@ -316,6 +322,7 @@ void og_config_parse(struct og_config *cfg, char *const envp[], og_warn_fn warn,
     static const enum og_var order[OG_VAR_COUNT] = {
         OG_VAR_QUIET, OG_VAR_VERBOSE, OG_VAR_DISABLE, OG_VAR_SIGNAL, OG_VAR_GRACE,
         OG_VAR_POLL_INTERVAL, OG_VAR_SCOPE, OG_VAR_WATCH, OG_VAR_EXCLUDE, OG_VAR_LOG, OG_VAR_JOB,
+        OG_VAR_SHM_REGISTRY,
     };
     for (int i = 0; i < OG_VAR_COUNT; i++) {
         enum og_var v = order[i];
@@ -353,6 +360,12 @@ const char *og_config_log(const struct og_config *cfg)
 const char *og_config_job(const struct og_config *cfg)
 {
     return cfg->given[OG_VAR_JOB][0] ? cfg->given[OG_VAR_JOB] + sizeof("ORPHANGUARD_JOB=") - 1 : NULL;
+}
+
+const char *og_config_shm_registry(const struct og_config *cfg)
+{
+    const char *entry = cfg->given[OG_VAR_SHM_REGISTRY];
+    return entry[0] ? entry + sizeof("ORPHANGUARD_SHM_REGISTRY=") - 1 : NULL;
 }
 
 const char *og_config_name(enum og_var var)

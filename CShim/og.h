@@ -8,7 +8,8 @@
  * the library also interposes fork's atfork hook (lifecycle.c), every exec and
  * spawn entry point (exec_interpose.c, spawn_interpose.c: they put the library
  * and its configuration back into explicit environments, see environ_inject.c)
- * and unshare/setns (namespace_interpose.c: they need a single-threaded caller).
+ * and unshare/setns (namespace_interpose.c: they need a single-threaded caller);
+ * shm_open/sem_open register what the job creates in /dev/shm (shm_interpose.c).
  *
  * Everything here has hidden visibility; exports.map lists the only exported
  * symbols, the interposed libc entry points.

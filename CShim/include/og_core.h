@@ -75,6 +75,7 @@ enum og_var {
     OG_VAR_DISABLE,
     OG_VAR_LOG, /* the event log's path (event_log.h); its entry is in log_given */
     OG_VAR_JOB, /* the job id the launcher sets for the event log */
+    OG_VAR_SHM_REGISTRY, /* where shm_open/sem_open register what they create (launcher) */
     OG_VAR_COUNT
 };
 
@@ -104,6 +105,8 @@ struct og_config {
 /* The event log's path and the job id, or NULL when not set. */
 const char *OG_NULLABLE og_config_log(const struct og_config *cfg);
 const char *OG_NULLABLE og_config_job(const struct og_config *cfg);
+/* The shared-memory registry's path (ORPHANGUARD_SHM_REGISTRY), or NULL. */
+const char *OG_NULLABLE og_config_shm_registry(const struct og_config *cfg);
 
 /* A bad value, as og_config_parse reports it. */
 struct og_warning {

@@ -14,7 +14,7 @@ enum QuickRun {
                                          "scope": false, "watch": false, "exclude": false, "log": false,
                                          "isolate": false, "isolate-init": false]
     /// GuardOptions' flags, and Run's.
-    static let flags: Set<String> = ["quiet", "verbose", "pgroup"]
+    static let flags: Set<String> = ["quiet", "verbose", "pgroup", "clean-shm"]
 
     /// The `Run` that `arguments` (without the program name) asks for, or nil.
     static func parse(_ arguments: [String]) -> Run? {
@@ -66,6 +66,7 @@ enum QuickRun {
         options.verbose = given.contains("verbose")
         run.options = options
         run.processGroup = given.contains("pgroup")
+        run.cleanShm = given.contains("clean-shm")
         run.isolate = isolate
         run.isolateInit = isolateInit
         run.command = Array(arguments[(end + 1)...])

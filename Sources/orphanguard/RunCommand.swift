@@ -22,6 +22,10 @@ struct Run: ParsableCommand {
           help: "Start CMD in its own process group and forward every signal to that whole group.")
     var processGroup = false
 
+    @Flag(name: .customLong("clean-shm"),
+          help: "At job end, remove what the job's processes created in /dev/shm and left there (shm_open, sem_open).")
+    var cleanShm = false
+
     @Option(name: .long, help: ArgumentHelp(
         "on (a bare --isolate): run the job in its own pid namespace, so nothing in it outlives the launcher, or exit 2 where none can be made; auto: the same, or a warning and no isolation. (default: $ORPHANGUARD_ISOLATE, else off)",
         valueName: "on|auto|off"))
@@ -52,7 +56,10 @@ struct Run: ParsableCommand {
            let status = Isolation.launch(mode: mode, arguments: CommandLine.arguments) {
             Glibc.exit(status)
         }
-        let environment = EventLog.prepare(childEnvironment(library: library))
+        var environment = EventLog.prepare(childEnvironment(library: library))
+        // Tracked for --clean-shm, and for the log's report.
+        let registry = cleanShm || environment.contains(where: { $0.hasPrefix("ORPHANGUARD_LOG=") }) ? ShmRegistry() : nil
+        if let registry { environment = environment.filter { !$0.hasPrefix("ORPHANGUARD_SHM_REGISTRY=") } + ["ORPHANGUARD_SHM_REGISTRY=" + registry.file] }
         // What CMD's library will use, inherited variables included: the launcher acts the same way.
         let settings = Settings(environment: environment)
         let supervisor = Supervisor(policy: .init(
@@ -64,7 +71,9 @@ struct Run: ParsableCommand {
             excluded: settings.excludedNames,
             log: EventLog(environment: environment),
             mode: isolateInit == nil ? "run" : "isolate",
-            settings: settings.summary
+            settings: settings.summary,
+            sharedMemory: registry,
+            cleanShm: cleanShm
         ))
         if let isolateInit {
             Isolation.becomeInit(supervisor, lifeline: isolateInit, graceMilliseconds: settings.graceMilliseconds)

@@ -25,6 +25,9 @@ final class Supervisor {
         var mode = "run"
         /// The settings in force, for job_start.
         var settings = ""
+        /// The job's shared-memory registry, and whether to remove what it names at the end.
+        var sharedMemory: ShmRegistry?
+        var cleanShm = false
     }
 
     /// A process still present this long after its SIGKILL is reported (still_alive).
@@ -96,6 +99,7 @@ final class Supervisor {
         if let parentDeath { sigdelset(&original, parentDeath.signal) } // blocked since our exec; not CMD's
         startedAt = nowMilliseconds()
         commandName = argv[0].split(separator: "/").last.map(String.init) ?? argv[0]
+        defer { policy.sharedMemory?.remove() }
         if let code = try spawn(argv, environment: environment) { return code }
         var start = EventLog.Record("job_start", process: child, start: ProcFS.stat(child)?.start ?? 0)
         start.argv = argv
@@ -398,6 +402,14 @@ final class Supervisor {
                 record.detail = "ended by \(ended.signal), which neither the launcher nor its library sent: PR_SET_PDEATHSIG (its parent died before its library's watcher ran) or another process"
                 log.write(record)
             }
+        }
+        if !leftovers.isEmpty, !policy.quiet {
+            let count = leftovers.count
+            let took = nowMilliseconds() - (commandEndedAt > 0 ? commandEndedAt : startedAt)
+            report("\(commandName) exited with \(code)\(signal.map { " (\($0))" } ?? ""); ended \(count) leftover process\(count == 1 ? "" : "es") (\(count - leftoversKilled) on \(Signals.name(policy.signal)), \(leftoversKilled) needed SIGKILL) in \(took) ms")
+        }
+        reportSharedMemory()
+        if let log {
             var end = EventLog.Record("job_end", process: child, start: 0)
             end.comm = commandName
             end.argv = nil
@@ -408,10 +420,35 @@ final class Supervisor {
             end.durationMilliseconds = nowMilliseconds() - startedAt
             log.write(end)
         }
-        guard !leftovers.isEmpty, !policy.quiet else { return }
-        let count = leftovers.count
-        let took = nowMilliseconds() - (commandEndedAt > 0 ? commandEndedAt : startedAt)
-        report("\(commandName) exited with \(code)\(signal.map { " (\($0))" } ?? ""); ended \(count) leftover process\(count == 1 ? "" : "es") (\(count - leftoversKilled) on \(Signals.name(policy.signal)), \(leftoversKilled) needed SIGKILL) in \(took) ms")
+    }
+
+    /// What the job's processes left in /dev/shm (ShmRegistry): removed with --clean-shm, else named.
+    private func reportSharedMemory() {
+        guard let registry = policy.sharedMemory else { return }
+        defer { registry.remove() }
+        let left = registry.leftovers()
+        guard !left.isEmpty else { return }
+        var removed: [ShmRegistry.Entry] = []
+        if policy.cleanShm {
+            for entry in left {
+                if unlink(entry.path) == 0 || errno == ENOENT { removed.append(entry) }
+                else { report("--clean-shm: cannot remove \(entry.path): \(String(cString: strerror(errno)))") }
+            }
+        }
+        let kept = left.filter { entry in !removed.contains { $0.path == entry.path } }
+        for (entries, action) in [(removed, "removed"), (kept, "left")] where !entries.isEmpty {
+            let names = entries.map(\.path).joined(separator: ", ")
+            let total = ShmRegistry.size(entries.reduce(0) { $0 + $1.bytes })
+            if !policy.quiet {
+                report(action == "removed"
+                    ? "removed \(entries.count) shared memory entr\(entries.count == 1 ? "y" : "ies") the job left (\(total)): \(names)"
+                    : "the job left \(entries.count) shared memory entr\(entries.count == 1 ? "y" : "ies") (\(total)), taken until removed or reboot: \(names)\(policy.cleanShm ? "" : "; --clean-shm removes them")")
+            }
+            var record = EventLog.Record(action == "removed" ? "shm_removed" : "shm_left")
+            record.count = entries.count
+            record.detail = names
+            log?.write(record)
+        }
     }
 
     private func exitCode(_ status: Int32) -> Int32 {

@@ -245,4 +245,50 @@ final class EventLogTests: XCTestCase {
         XCTAssertNotNil(err.range(of: "orphanguard: \(sleeper.pid) \\(sleep\\) is still present [0-9]+ ms after SIGKILL: state D", options: .regularExpression), err)
         XCTAssertNotNil(err.range(of: #"orphanguard: sh exited with 0; ended 1 leftover process \(0 on SIGTERM, 1 needed SIGKILL\) in [0-9]+ ms\n$"#, options: .regularExpression), err)
     }
+
+    /// Real multiprocessing shared memory in a SIGKILLed tree (--signal KILL, so multiprocessing's
+    /// resource tracker dies too and cannot clean up): the launcher names what the job left in
+    /// /dev/shm, and --clean-shm removes it. A segment that existed before the job, which the job
+    /// only opened (O_CREAT without O_EXCL), is never named or removed.
+    func testSharedMemoryLeftByAKilledTree() throws {
+        let folder = try temporaryFolder()
+        let tag = "\(getpid())\(UUID().uuidString.prefix(6))"
+        let foreign = "og_test_\(tag)_foreign"
+        let foreignPath = "/dev/shm/" + foreign
+        XCTAssertTrue(FileManager.default.createFile(atPath: foreignPath, contents: Data(count: 4096)))
+        addTeardownBlock {
+            unlink(foreignPath)
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: "/dev/shm")) ?? [] where name.hasPrefix("og_test_\(tag)") {
+                unlink("/dev/shm/" + name)
+            }
+        }
+        // Its status change time well before the job's start.
+        let created = Date()
+        _ = sleepUntil(timeout: 1) { Date().timeIntervalSince(created) > 0.1 }
+        for clean in [false, true] {
+            let logPath = folder + "/events-\(clean).jsonl"
+            let child = try Child([Paths.launcher, "run", "--signal", "KILL", "--log", logPath] + (clean ? ["--clean-shm"] : []) + ["--",
+                                   Fixtures.python, Fixtures.script("shm_tree.py"), tag + (clean ? "c" : "k"), "reuse", foreign],
+                                  environment: base)
+            let ready = child.readyProcesses(count: 3)
+            XCTAssertEqual(ready.count, 3)
+            addTeardownBlock { killLeftovers(ready.map(\.id)) }
+            guard let agent = ready.first(where: { $0.role == "agent" })?.id else { return XCTFail("no agent") }
+            let segments = ready.filter { $0.role == "worker" }.map { "/dev/shm/og_test_\(tag)\(clean ? "c" : "k")_\($0.id.pid)" }
+            XCTAssertTrue(segments.allSatisfy { FileManager.default.fileExists(atPath: $0) })
+            kill(agent.pid, SIGKILL)
+            XCTAssertEqual(child.waitExit(timeout: 20), 137)
+            let err = child.stderrText()
+            let names = segments.sorted().joined(separator: ", ")
+            let line = clean ? "orphanguard: removed 2 shared memory entries the job left (2.0 MiB): "
+                             : "orphanguard: the job left 2 shared memory entries (2.0 MiB), taken until removed or reboot: "
+            let reported = err.split(separator: "\n").first { $0.hasPrefix(line) }.map { String($0.dropFirst(line.count)) }
+            XCTAssertEqual(reported.map { $0.replacingOccurrences(of: "; --clean-shm removes them", with: "").components(separatedBy: ", ").sorted().joined(separator: ", ") }, names, err)
+            XCTAssertEqual(segments.filter { FileManager.default.fileExists(atPath: $0) }.count, clean ? 0 : 2)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: foreignPath), "another job's segment stays")
+            XCTAssertFalse(err.contains(foreign), err)
+            let record = try records(logPath).first { $0["event"] as? String == (clean ? "shm_removed" : "shm_left") }
+            XCTAssertEqual(record?["count"] as? Int, 2)
+        }
+    }
 }

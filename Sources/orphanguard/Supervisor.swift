@@ -72,6 +72,7 @@ final class Supervisor {
     private var commandEndedAt = 0
     /// When the launcher sent SIGKILL, until the process is reaped or reported as unkillable.
     private var killedAt: [pid_t: Int] = [:]
+    private var reportedUnkillable: Set<pid_t> = []
     /// Reaped processes that a signal ended which the launcher did not send (pid, start, name, signal):
     /// recorded as ended_by_kernel at job end unless their library recorded what it did.
     private var endedUnseen: [(pid: pid_t, start: UInt64, comm: String, signal: String)] = []
@@ -243,14 +244,15 @@ final class Supervisor {
             if pid <= 0 { return }
             let wasEnding = ending.removeValue(forKey: pid) != nil
             spared.remove(pid)
-            killedAt[pid] = nil
             if let claim = claims.removeValue(forKey: pid) { close(claim) }
             let killedBy = og_wait_signaled(status) != 0 ? og_wait_term_signal(status) : 0
+            // Its status alone may not say: a fatal signal that arrived first is the one reported.
+            let sentKill = killedAt.removeValue(forKey: pid) != nil || reportedUnkillable.remove(pid) != nil
             if pid == child {
                 childStatus = status
                 commandEndedAt = nowMilliseconds()
             } else if leftovers.contains(pid) {
-                if killedBy == SIGKILL && policy.signal != SIGKILL { leftoversKilled += 1 }
+                if (killedBy == SIGKILL || sentKill) && policy.signal != SIGKILL { leftoversKilled += 1 }
             } else if !wasEnding, killedBy != 0, let zombie {
                 endedUnseen.append((pid, zombie.start, zombieName, Signals.name(killedBy)))
             }
@@ -340,6 +342,7 @@ final class Supervisor {
     private func reportUnkillable(_ now: Int) {
         for (pid, at) in killedAt where now - at >= Self.unkillableMilliseconds {
             killedAt[pid] = nil
+            reportedUnkillable.insert(pid)
             guard let stat = ProcFS.stat(pid), stat.state != UInt8(ascii: "Z") else { continue }
             let what = ProcFS.stuckDetail(pid, state: stat.state)
             report("\(pid) (\(ProcFS.comm(pid))) is still present \(now - at) ms after SIGKILL: \(what)")

@@ -194,6 +194,19 @@ final class EventLogTests: XCTestCase {
         XCTAssertEqual(all.last?["count"] as? Int, 3)
         XCTAssertEqual(all.last?["exit_code"] as? Int, 4)
 
+        // The launcher told to stop: it passes SIGTERM on to CMD, and the line follows CMD's end.
+        let stopped = try Child([Paths.launcher, "run", "--grace", "0.3", "--", "/bin/sh", "-c",
+                                 "(trap '' TERM; exec sleep 31) & echo \"ready sleeper $!\"; wait"], environment: base)
+        let sleeper = try XCTUnwrap(stopped.readyPids(count: 1).first)
+        addTeardownBlock { killLeftovers([sleeper]) }
+        // Every watcher running first, so the one SIGTERM reaches sh and not a launcher still starting.
+        XCTAssertTrue(sleepUntil(timeout: 10) { ProcessTable.threadNames(of: sleeper.pid).contains("orphanguard") })
+        stopped.signal(SIGTERM)
+        XCTAssertEqual(stopped.waitExit(timeout: 10), 143)
+        let stopLine = stopped.stderrText().split(separator: "\n").last.map(String.init) ?? ""
+        XCTAssertNotNil(stopLine.range(of: #"^orphanguard: sh exited with 143 \(SIGTERM\); ended 1 leftover process \(0 on SIGTERM, 1 needed SIGKILL\) in [0-9]+ ms$"#,
+                                       options: .regularExpression), stopLine)
+
         let quiet = try runCommand([Paths.launcher, "run", "--quiet", "--", "/bin/sh", "-c", "sleep 30 & exit 0"], environment: base)
         XCTAssertEqual(quiet.err, "")
         let clean = try runCommand([Paths.launcher, "run", "--", "/bin/sh", "-c", "exit 0"], environment: base)

@@ -123,19 +123,25 @@ enum ProcFS {
                                     name: name)
     }
 
-    /// Is the process ending already? PF_EXITING in its flags, or SIGKILL pending for its main
-    /// thread: a fatal signal makes the kernel queue SIGKILL to every thread of the process at once,
+    /// Is the process ending already? PF_EXITING in its flags, or a signal pending that it neither
+    /// blocks, ignores nor handles and whose default is to end it: the process is on its way out,
     /// and its watcher thread (whose private descriptor table holds the library's claim) may be gone
     /// before the main thread is flagged.
     static func dying(_ pid: pid_t) -> Bool {
         guard let stat = stat(pid) else { return true }
         if stat.exiting || stat.state == UInt8(ascii: "Z") || stat.state == UInt8(ascii: "X") { return true }
-        guard let bytes = readFile("/proc/\(pid)/status", limit: 4096) else { return true }
-        let text = String(decoding: bytes, as: UTF8.self)
-        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("SigPnd:") }),
-              let mask = UInt64(line.dropFirst("SigPnd:".count).trimmingPrefix(while: { $0 == " " || $0 == "\t" }), radix: 16)
-        else { return false }
-        return mask & (1 << (UInt64(SIGKILL) - 1)) != 0
+        guard let bytes = readFile("/proc/\(pid)/status", limit: 8192) else { return true }
+        var masks: [String: UInt64] = [:]
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, ["SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt"].contains(String(parts[0])) else { continue }
+            masks[String(parts[0])] = UInt64(parts[1].trimmingPrefix(while: { $0 == " " || $0 == "\t" }), radix: 16)
+        }
+        func bit(_ sig: Int32) -> UInt64 { 1 << UInt64(sig - 1) }
+        let harmless = [SIGCHLD, SIGCONT, SIGURG, SIGWINCH, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU].reduce(UInt64(0)) { $0 | bit($1) }
+        let pending = (masks["SigPnd"] ?? 0) | (masks["ShdPnd"] ?? 0)
+        let deliverable = pending & ~((masks["SigBlk"] ?? 0) | (masks["SigIgn"] ?? 0) | (masks["SigCgt"] ?? 0))
+        return pending & bit(SIGKILL) != 0 || deliverable & ~harmless != 0
     }
 
     static func isZombieOrGone(_ pid: pid_t) -> Bool {

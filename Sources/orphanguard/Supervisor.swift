@@ -73,6 +73,8 @@ final class Supervisor {
     /// When the launcher sent SIGKILL, until the process is reaped or reported as unkillable.
     private var killedAt: [pid_t: Int] = [:]
     private var reportedUnkillable: Set<pid_t> = []
+    /// Processes found already dying when the launcher came to end them: given nothing, recorded by no one here.
+    private var endingAlready: Set<pid_t> = []
     /// Reaped processes that a signal ended which the launcher did not send (pid, start, name, signal):
     /// recorded as ended_by_kernel at job end unless their library recorded what it did.
     private var endedUnseen: [(pid: pid_t, start: UInt64, comm: String, signal: String)] = []
@@ -242,7 +244,8 @@ final class Supervisor {
             }
             if pid < 0 && errno == EINTR { continue }
             if pid <= 0 { return }
-            let wasEnding = ending.removeValue(forKey: pid) != nil
+            // Ended by the launcher's hand (a process already dying was only watched).
+            let wasEnding = ending.removeValue(forKey: pid) != nil && endingAlready.remove(pid) == nil
             spared.remove(pid)
             if let claim = claims.removeValue(forKey: pid) { close(claim) }
             let killedBy = og_wait_signaled(status) != 0 ? og_wait_term_signal(status) : 0
@@ -284,14 +287,23 @@ final class Supervisor {
     /// parent's death at the same moment, and takes the same claim first. A stopped process gets
     /// SIGCONT as well: stopped, it would hold the signal until SIGKILL, and its watcher would not run.
     private func startEnding(_ pid: pid_t, start: UInt64, stopped: Bool, name: String, reason: String, event: String) {
+        // A process that is already ending (its library may have just sent the signal, and its
+        // claim may be gone with its watcher thread) gets nothing and no record; should it hang in
+        // its exit (a driver's close), the grace period's SIGKILL and the unkillable report follow.
+        if ProcFS.dying(pid) {
+            ending[pid] = nowMilliseconds() + policy.graceMilliseconds
+            endingAlready.insert(pid)
+            leftovers.remove(pid)
+            return
+        }
         // Named before the signal: it may end the process at once.
         var record = log.map { _ in EventLog.Record(event, process: pid, start: start) }
         let claim = og_launcher_claim(pid, start)
         if claim >= 0 { claims[pid] = claim }
-        // A process that is already ending released its claim with its descriptors (its library
-        // may have just sent the signal): nothing to send, nothing to record; it is reaped soon.
         if claim >= 0, ProcFS.dying(pid) {
             if let held = claims.removeValue(forKey: pid) { close(held) }
+            ending[pid] = nowMilliseconds() + policy.graceMilliseconds
+            endingAlready.insert(pid)
             leftovers.remove(pid)
             return
         }

@@ -26,7 +26,7 @@ let package = Package(
         .target(
             name: "OrphanguardCore",
             path: "CShim",
-            sources: ["config.c", "environ_inject.c", "parent_hint.c", "proc_stat.c"],
+            sources: ["config.c", "environ_inject.c", "event_log.c", "parent_hint.c", "proc_stat.c"],
             publicHeadersPath: "include"
         ),
         .target(

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,9 @@ static const char *const var_names[OG_VAR_COUNT] = {
     [OG_VAR_VERBOSE] = "ORPHANGUARD_VERBOSE",
     [OG_VAR_EXCLUDE] = "ORPHANGUARD_EXCLUDE",
     [OG_VAR_DISABLE] = "ORPHANGUARD_DISABLE",
+    [OG_VAR_LOG] = "ORPHANGUARD_LOG",
+    [OG_VAR_JOB] = "ORPHANGUARD_JOB",
+    [OG_VAR_SHM_REGISTRY] = "ORPHANGUARD_SHM_REGISTRY",
 };
 
 static const struct {
@@ -181,7 +185,9 @@ bool og_name_listed(const char *list, const char *comm)
 
 static void defaults(struct og_config *cfg)
 {
-    memset(cfg, 0, sizeof(*cfg));
+    /* Not the log's 4 KiB: zeroing them would cost every process's start. */
+    memset(cfg, 0, offsetof(struct og_config, log_given));
+    cfg->log_given[0] = '\0';
     cfg->signal = OG_DEFAULT_SIGNAL;
     cfg->grace_ms = 5000;
     cfg->poll_ms = 100;
@@ -240,6 +246,29 @@ static const char *apply(struct og_config *cfg, enum og_var var, const char *val
             return "longer than 255 characters";
         strcpy(cfg->exclude, value);
         return NULL;
+    case OG_VAR_LOG:
+        /* Every process of the tree opens it from its own working directory. */
+        if (value[0] != '/')
+            return "not an absolute path";
+        if (strlen(value) >= OG_LOG_MAX)
+            return "longer than 4095 characters";
+        /* By hand: snprintf costs a process with a log thousands of instructions, and a libc
+         * function the library does not call yet costs every process a symbol lookup. */
+        {
+            char *out = cfg->log_given;
+            for (const char *in = "ORPHANGUARD_LOG="; *in;)
+                *out++ = *in++;
+            while ((*out++ = *value++))
+                ;
+        }
+        return NULL;
+    case OG_VAR_JOB:
+        /* Any text; given[] below keeps it when it fits. */
+        return strlen(value) < OG_VALUE_MAX ? NULL : "longer than 255 characters";
+    case OG_VAR_SHM_REGISTRY:
+        if (value[0] != '/')
+            return "not an absolute path";
+        return strlen(value) < OG_VALUE_MAX ? NULL : "longer than 255 characters";
     case OG_VAR_COUNT:
         break;
     }
@@ -255,6 +284,9 @@ static const char *default_text(enum og_var var)
     case OG_VAR_SCOPE: return "process";
     case OG_VAR_WATCH: return "auto";
     case OG_VAR_EXCLUDE: return "no exclusions";
+    case OG_VAR_LOG: return "no event log";
+    case OG_VAR_JOB: return "no job id";
+    case OG_VAR_SHM_REGISTRY: return "no registry";
     default: return "0";
     }
 }
@@ -289,7 +321,8 @@ void og_config_parse(struct og_config *cfg, char *const envp[], og_warn_fn warn,
     /* Quiet first: it decides whether the other warnings are printed. */
     static const enum og_var order[OG_VAR_COUNT] = {
         OG_VAR_QUIET, OG_VAR_VERBOSE, OG_VAR_DISABLE, OG_VAR_SIGNAL, OG_VAR_GRACE,
-        OG_VAR_POLL_INTERVAL, OG_VAR_SCOPE, OG_VAR_WATCH, OG_VAR_EXCLUDE,
+        OG_VAR_POLL_INTERVAL, OG_VAR_SCOPE, OG_VAR_WATCH, OG_VAR_EXCLUDE, OG_VAR_LOG, OG_VAR_JOB,
+        OG_VAR_SHM_REGISTRY,
     };
     for (int i = 0; i < OG_VAR_COUNT; i++) {
         enum og_var v = order[i];
@@ -307,7 +340,7 @@ void og_config_parse(struct og_config *cfg, char *const envp[], og_warn_fn warn,
             continue;
         }
         /* Remember valid values verbatim to pass them on through exec. */
-        if (strlen(values[v]) < OG_VALUE_MAX)
+        if (v != OG_VAR_LOG && strlen(values[v]) < OG_VALUE_MAX)
             snprintf(cfg->given[v], sizeof(cfg->given[v]), "%s=%s", var_names[v], values[v]);
     }
 }
@@ -317,6 +350,22 @@ const char *og_config_check(enum og_var var, const char *text)
     struct og_config scratch;
     defaults(&scratch);
     return var >= 0 && var < OG_VAR_COUNT ? apply(&scratch, var, text) : "unknown";
+}
+
+const char *og_config_log(const struct og_config *cfg)
+{
+    return cfg->log_given[0] ? cfg->log_given + sizeof("ORPHANGUARD_LOG=") - 1 : NULL;
+}
+
+const char *og_config_job(const struct og_config *cfg)
+{
+    return cfg->given[OG_VAR_JOB][0] ? cfg->given[OG_VAR_JOB] + sizeof("ORPHANGUARD_JOB=") - 1 : NULL;
+}
+
+const char *og_config_shm_registry(const struct og_config *cfg)
+{
+    const char *entry = cfg->given[OG_VAR_SHM_REGISTRY];
+    return entry[0] ? entry + sizeof("ORPHANGUARD_SHM_REGISTRY=") - 1 : NULL;
 }
 
 const char *og_config_name(enum og_var var)

@@ -9,7 +9,7 @@
  * Field order and names are the log's format (docs/design.md); add fields at the end.
  */
 #define _GNU_SOURCE
-#include "event_log.h"
+#include "include/event_log.h"
 
 #include <errno.h>
 #include <fcntl.h>

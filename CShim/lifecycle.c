@@ -36,7 +36,7 @@ static struct og_proc g_parent;
 static bool g_parent_from_main;
 static pthread_t g_main_thread;
 static char g_library[PATH_MAX];
-static const char *g_vars[OG_VAR_COUNT];
+static const char *g_vars[OG_VAR_COUNT + 1]; /* + the log's entry */
 static size_t g_nvars;
 
 bool og_active(void) { return g_active; }
@@ -202,6 +202,8 @@ static void collect_given_vars(void)
     for (int v = 0; v < OG_VAR_COUNT; v++)
         if (og_config()->given[v][0])
             g_vars[g_nvars++] = og_config()->given[v];
+    if (og_config_log(og_config()))
+        g_vars[g_nvars++] = og_config()->log_given;
 }
 
 static void watch_parent(struct og_proc parent, bool from_main, int armed_by_exec)
@@ -300,6 +302,7 @@ __attribute__((constructor)) static void orphanguard_init(int argc, char **argv)
     if (!find_library_path())
         goto out;
     collect_given_vars();
+    og_record_init(argv);
     g_main_thread = pthread_self();
     g_self.pid = getpid();
     g_self.start = 0; /* read from /proc when a child first needs it */

@@ -8,7 +8,8 @@
  * the library also interposes fork's atfork hook (lifecycle.c), every exec and
  * spawn entry point (exec_interpose.c, spawn_interpose.c: they put the library
  * and its configuration back into explicit environments, see environ_inject.c)
- * and unshare/setns (namespace_interpose.c: they need a single-threaded caller).
+ * and unshare/setns (namespace_interpose.c: they need a single-threaded caller);
+ * shm_open/sem_open register what the job creates in /dev/shm (shm_interpose.c).
  *
  * Everything here has hidden visibility; exports.map lists the only exported
  * symbols, the interposed libc entry points.
@@ -21,6 +22,8 @@
  */
 #ifndef ORPHANGUARD_OG_H
 #define ORPHANGUARD_OG_H
+
+#include <time.h>
 
 #include "include/og_core.h"
 
@@ -126,6 +129,28 @@ void og_watch_forget_after_fork(void);
  * if it ends while other threads go on, the process still ends with the
  * program's last thread, as without the watcher. */
 void og_mark_main_thread(void);
+
+/* ---- the event log's records (event_record.c) ---------------------------- */
+
+/* What the watcher knows when it acts on its parent's death. */
+struct og_act {
+    pid_t pid;                /* this process */
+    unsigned long long start; /* its start time, 0 unknown */
+    const char *comm;
+    pid_t parent;
+    int parent_status;        /* as waitpid() reports it; -1 unknown */
+    struct timespec seen;     /* CLOCK_MONOTONIC when the death was seen */
+};
+
+/* The constructor: keeps argv (not copied; the program may rewrite it, which
+ * the record then shows) and, with a log set, the job ids of the
+ * environment, which the watcher must not read while the program may change
+ * it. Costs nothing without a log. */
+void og_record_init(char **OG_NULLABLE argv);
+/* Appends one record about this process (event_log.h) if ORPHANGUARD_LOG is
+ * set; detail may be NULL. Never prints, keeps errno. */
+void og_record(const char *event, const char *OG_NULLABLE action, const struct og_act *act,
+               const char *OG_NULLABLE detail);
 
 /* ---- messages (log.c) --------------------------------------------------- */
 

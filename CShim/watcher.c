@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "claim.h"
+#include "include/event_log.h"
 #include "og.h"
 
 #ifndef SYS_pidfd_open
@@ -90,6 +91,7 @@ static struct {
     struct og_proc parent;
     bool from_main; /* forked from the parent's main thread */
     bool gone;
+    struct timespec seen; /* CLOCK_MONOTONIC when the parent's death was seen */
     atomic_bool park_requested;
     bool shared_table; /* no private descriptor table on this kernel */
     struct owned_fd pidfd;
@@ -222,20 +224,25 @@ static void act(int parent_status)
     const struct og_config *cfg = og_config();
     if (!cfg->quiet)
         borrow_program_stderr();
-    /* A parent that exited (rather than being killed) often leaves helpers
-     * that end by themselves at EOF on a pipe from it, like Python
-     * multiprocessing's resource tracker and forkserver: let them, quietly. */
-    if (parent_status >= 0 && WIFEXITED(parent_status)) {
-        og_debug("parent %d exited with status %d; acting in %d ms unless this process ends first",
-                 (int)w.parent.pid, WEXITSTATUS(parent_status), SETTLE_MS);
-        sleep_ms(SETTLE_MS);
-    }
     bool group = cfg->scope == OG_SCOPE_GROUP;
     pid_t self = getpid();
     pid_t target = group ? -getpgrp() : self;
     char name[24], comm[32];
     og_signal_name(cfg->signal, name, sizeof(name));
     read_comm(comm, sizeof(comm));
+    char state;
+    unsigned long long start = 0;
+    og_proc_stat(self, &state, &start); /* /proc hidden: 0, which the launcher cannot name either */
+    struct og_act record = {self, start, comm, w.parent.pid, parent_status, w.seen};
+    /* A parent that exited (rather than being killed) often leaves helpers
+     * that end by themselves at EOF on a pipe from it, like Python
+     * multiprocessing's resource tracker and forkserver: let them, quietly. */
+    if (parent_status >= 0 && WIFEXITED(parent_status)) {
+        og_debug("parent %d exited with status %d; acting in %d ms unless this process ends first",
+                 (int)w.parent.pid, WEXITSTATUS(parent_status), SETTLE_MS);
+        og_record(OG_EVENT_PARENT_GONE, "wait_eof", &record, NULL);
+        sleep_ms(SETTLE_MS);
+    }
     /* Where the main thread's PR_SET_PDEATHSIG holds our signal (setpriv
      * --pdeathsig, a watch that lost its thread) the kernel sent it before the
      * pidfd became readable; a second one would run the program's handler
@@ -244,9 +251,6 @@ static void act(int parent_status)
     bool kernel_sent = !group && !w.gone && og_main_thread_pdeathsig() == cfg->signal;
     /* The claim (claim.h) tells the launcher this process has had its signal,
      * from the kernel or from us; held until the process ends. */
-    char state;
-    unsigned long long start = 0;
-    og_proc_stat(self, &state, &start); /* /proc hidden: 0, which the launcher cannot name either */
     int claim = og_claim_take(self, start);
     bool launcher_sent = claim < 0 && errno == EADDRINUSE;
     if (claim >= 0 && w.shared_table)
@@ -254,9 +258,14 @@ static void act(int parent_status)
     if (kernel_sent || launcher_sent) {
         og_debug("parent %d exited; %s already sent %s to %d (%s): not sending it again", (int)w.parent.pid,
                  kernel_sent ? "the kernel (PR_SET_PDEATHSIG)" : "the launcher", name, (int)self, comm);
+        og_record(OG_EVENT_PARENT_GONE, "signal", &record,
+                  kernel_sent ? "sent by the kernel (PR_SET_PDEATHSIG)" : "sent by the launcher");
     } else {
         og_log("parent %d exited; sending %s to %s%d (%s)", (int)w.parent.pid, name,
                group ? "process group " : "", group ? (int)getpgrp() : (int)self, comm);
+        /* Recorded first: the signal may end this process at once. */
+        og_record(OG_EVENT_PARENT_GONE, "signal", &record, group ? "sent by the library to its process group"
+                                                                 : "sent by the library");
         kill(target, cfg->signal);
     }
     /* Stopped members of the group would hold the signal until SIGKILL. */
@@ -266,6 +275,7 @@ static void act(int parent_status)
         return;
     sleep_ms(cfg->grace_ms);
     og_log("%s (%d) still running %ld ms after %s; sending SIGKILL", comm, (int)self, cfg->grace_ms, name);
+    og_record(OG_EVENT_SIGKILL, NULL, &record, NULL);
     kill(target, SIGKILL);
 }
 
@@ -341,6 +351,8 @@ static void *watch(void *unused)
     prctl(PR_SET_NAME, "orphanguard", 0, 0, 0);
     open_descriptors();
     bool parent_gone = w.gone || wait_for_parent();
+    if (parent_gone)
+        clock_gettime(CLOCK_MONOTONIC, &w.seen);
     int parent_status = parent_gone ? parent_exit_status() : -1;
     release(&w.pidfd);
     release(&w.sigfd);

@@ -73,10 +73,15 @@ enum og_var {
     OG_VAR_VERBOSE,
     OG_VAR_EXCLUDE,
     OG_VAR_DISABLE,
+    OG_VAR_LOG, /* the event log's path (event_log.h); its entry is in log_given */
+    OG_VAR_JOB, /* the job id the launcher sets for the event log */
+    OG_VAR_SHM_REGISTRY, /* where shm_open/sem_open register what they create (launcher) */
     OG_VAR_COUNT
 };
 
 #define OG_VALUE_MAX 256
+/* ORPHANGUARD_LOG is a path: PATH_MAX, not OG_VALUE_MAX. */
+#define OG_LOG_MAX 4096
 #define OG_DEFAULT_SIGNAL 15 /* SIGTERM */
 
 struct og_config {
@@ -92,7 +97,16 @@ struct og_config {
     /* "NAME=value" exactly as this process received each variable (also the
      * ones the constructor strips again), so exec can pass them on. */
     char given[OG_VAR_COUNT][sizeof(OG_ENV_PREFIX) + 16 + OG_VALUE_MAX];
+    /* "ORPHANGUARD_LOG=path" (given[OG_VAR_LOG] stays empty). Last, and left
+     * out of the constructor's zeroing: a healthy process never touches it. */
+    char log_given[sizeof(OG_ENV_PREFIX) + 4 + OG_LOG_MAX];
 };
+
+/* The event log's path and the job id, or NULL when not set. */
+const char *OG_NULLABLE og_config_log(const struct og_config *cfg);
+const char *OG_NULLABLE og_config_job(const struct og_config *cfg);
+/* The shared-memory registry's path (ORPHANGUARD_SHM_REGISTRY), or NULL. */
+const char *OG_NULLABLE og_config_shm_registry(const struct og_config *cfg);
 
 /* A bad value, as og_config_parse reports it. */
 struct og_warning {

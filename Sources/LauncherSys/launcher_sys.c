@@ -99,3 +99,11 @@ int og_wait_exited(int status) { return WIFEXITED(status); }
 int og_wait_exit_status(int status) { return WEXITSTATUS(status); }
 int og_wait_signaled(int status) { return WIFSIGNALED(status); }
 int og_wait_term_signal(int status) { return WTERMSIG(status); }
+
+pid_t og_launcher_peek_exited(void)
+{
+    siginfo_t info = {0};
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0)
+        return -errno;
+    return info.si_pid;
+}

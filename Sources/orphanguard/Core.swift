@@ -34,7 +34,7 @@ func withCStringArray<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutab
 }
 
 /// The strings of a NULL-terminated C array.
-private func strings(_ array: UnsafePointer<UnsafeMutablePointer<CChar>?>) -> [String] {
+func environmentStrings(_ array: UnsafePointer<UnsafeMutablePointer<CChar>?>) -> [String] {
     var result: [String] = []
     var cursor = array
     while let entry = cursor.pointee {
@@ -72,6 +72,15 @@ struct Settings {
     var graceMilliseconds: Int { config.grace_ms }
     var quiet: Bool { config.quiet }
     var verbose: Bool { config.verbose }
+    /// The settings in force, as job_start records them.
+    var summary: String {
+        let scope = config.scope == OG_SCOPE_GROUP ? "group" : "process"
+        let watch = config.watch == OG_WATCH_POLL ? "poll" : config.watch == OG_WATCH_KERNEL ? "kernel" : "auto"
+        let exclude = excludedNames.joined(separator: ",")
+        return "signal=\(Signals.name(signal)) grace_ms=\(graceMilliseconds) poll_ms=\(config.poll_ms) scope=\(scope) watch=\(watch)"
+            + (exclude.isEmpty ? "" : " exclude=\(exclude)")
+    }
+
     var excludedNames: [String] {
         withUnsafeBytes(of: config.exclude) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
             .split(separator: ",").map(String.init)
@@ -81,7 +90,7 @@ struct Settings {
 /// `environment` with `library` first in LD_PRELOAD (any other copy of it taken out) and ASan's
 /// link-order check off, marked in ORPHANGUARD_ADDED so that CMD gets its own value back.
 func preloadedEnvironment(_ environment: [String], library: String) -> [String] {
-    withCStringArray(environment) { envp in withPreloadedEnvironment(envp, library: library) { strings($0) } }
+    withCStringArray(environment) { envp in withPreloadedEnvironment(envp, library: library) { environmentStrings($0) } }
 }
 
 /// The same for a C environment: `body` gets it as a NULL-terminated C array, valid during the call.
@@ -115,7 +124,7 @@ func optedOut(environment: [String], name: String) -> Bool {
 
 /// The current process's environment.
 func currentEnvironment() -> [String] {
-    strings(environ)
+    environmentStrings(environ)
 }
 
 /// `body` gets the current environment as a NULL-terminated C array: environ's own entries (not

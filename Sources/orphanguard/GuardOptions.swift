@@ -24,6 +24,9 @@ struct GuardOptions: ParsableArguments {
     @Option(name: .long, help: "Comma-separated program names (as in /proc/PID/comm) that may outlive their parent.")
     var exclude: String?
 
+    @Option(name: .long, help: ArgumentHelp("Append a JSON Lines record of every action to FILE (ORPHANGUARD_LOG).", valueName: "file"))
+    var log: String?
+
     @Flag(name: .long, help: "Print nothing, not even when a process is ended.")
     var quiet = false
 
@@ -37,7 +40,7 @@ struct GuardOptions: ParsableArguments {
 
     var values: GuardValues {
         GuardValues(signal: signal, grace: grace, pollInterval: pollInterval, scope: scope, watch: watch,
-                    exclude: exclude, quiet: quiet, verbose: verbose)
+                    exclude: exclude, log: log, quiet: quiet, verbose: verbose)
     }
 
     /// The ORPHANGUARD_* variables for the options given.

@@ -1,3 +1,4 @@
+import Glibc
 import ArgumentParser
 import OrphanguardCore
 
@@ -13,6 +14,7 @@ struct GuardValues {
     var scope: Scope?
     var watch: Watch?
     var exclude: String?
+    var log: String?
     var quiet = false
     var verbose = false
 
@@ -52,8 +54,16 @@ struct GuardValues {
         if let scope { result.append(("ORPHANGUARD_SCOPE", scope.rawValue)) }
         if let watch { result.append(("ORPHANGUARD_WATCH", watch.rawValue)) }
         if let exclude { result.append(("ORPHANGUARD_EXCLUDE", exclude)) }
+        if let log { result.append(("ORPHANGUARD_LOG", Self.absolute(log))) }
         if quiet { result.append(("ORPHANGUARD_QUIET", "1")) }
         if verbose { result.append(("ORPHANGUARD_VERBOSE", "1")) }
         return result
+    }
+
+    /// Every process of the tree opens the log from its own working directory.
+    private static func absolute(_ path: String) -> String {
+        guard !path.hasPrefix("/"), let cwd = getcwd(nil, 0) else { return path }
+        defer { free(cwd) }
+        return String(cString: cwd) + "/" + path
     }
 }

@@ -8,6 +8,12 @@ enum ProcFS {
         let ppid: pid_t
         /// Field 22, in clock ticks since boot: with the pid, names the process for good.
         let start: UInt64
+        /// Field 9, the kernel's task flags.
+        let flags: UInt
+
+        /// PF_EXITING: the process is ending (it has already closed its descriptors, its claim among
+        /// them, and /proc no longer shows its arguments) but is no zombie yet.
+        var exiting: Bool { flags & 0x4 != 0 }
     }
 
     static func stat(_ pid: pid_t) -> Stat? {
@@ -16,8 +22,9 @@ enum ProcFS {
         // comm may hold spaces and parentheses: fields restart after the last ')'.
         let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
         guard fields.count > 19, let ppid = pid_t(String(decoding: fields[1], as: UTF8.self)),
-              let start = UInt64(String(decoding: fields[19], as: UTF8.self)) else { return nil }
-        return Stat(state: fields[0].first ?? 0, ppid: ppid, start: start)
+              let start = UInt64(String(decoding: fields[19], as: UTF8.self)),
+              let flags = UInt(String(decoding: fields[6], as: UTF8.self)) else { return nil }
+        return Stat(state: fields[0].first ?? 0, ppid: ppid, start: start, flags: flags)
     }
 
     /// The direct children of this (single-threaded) process.
@@ -116,6 +123,27 @@ enum ProcFS {
                                     name: name)
     }
 
+    /// Is the process ending already? PF_EXITING in its flags, or a signal pending that it neither
+    /// blocks, ignores nor handles and whose default is to end it: the process is on its way out,
+    /// and its watcher thread (whose private descriptor table holds the library's claim) may be gone
+    /// before the main thread is flagged.
+    static func dying(_ pid: pid_t) -> Bool {
+        guard let stat = stat(pid) else { return true }
+        if stat.exiting || stat.state == UInt8(ascii: "Z") || stat.state == UInt8(ascii: "X") { return true }
+        guard let bytes = readFile("/proc/\(pid)/status", limit: 8192) else { return true }
+        var masks: [String: UInt64] = [:]
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, ["SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt"].contains(String(parts[0])) else { continue }
+            masks[String(parts[0])] = UInt64(parts[1].trimmingPrefix(while: { $0 == " " || $0 == "\t" }), radix: 16)
+        }
+        func bit(_ sig: Int32) -> UInt64 { 1 << UInt64(sig - 1) }
+        let harmless = [SIGCHLD, SIGCONT, SIGURG, SIGWINCH, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU].reduce(UInt64(0)) { $0 | bit($1) }
+        let pending = (masks["SigPnd"] ?? 0) | (masks["ShdPnd"] ?? 0)
+        let deliverable = pending & ~((masks["SigBlk"] ?? 0) | (masks["SigIgn"] ?? 0) | (masks["SigCgt"] ?? 0))
+        return pending & bit(SIGKILL) != 0 || deliverable & ~harmless != 0
+    }
+
     static func isZombieOrGone(_ pid: pid_t) -> Bool {
         guard let stat = stat(pid) else { return true }
         return stat.state == UInt8(ascii: "Z") || stat.state == UInt8(ascii: "X")
@@ -124,5 +152,28 @@ enum ProcFS {
     /// Stopped by a signal (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU); its watcher thread is stopped too.
     static func isStopped(_ pid: pid_t) -> Bool {
         stat(pid)?.state == UInt8(ascii: "T")
+    }
+
+    /// Why a process outlives its SIGKILL, for the report: its state, where it sleeps in the kernel
+    /// (`wchan`), and the device files it holds that keep driver memory allocated (GPUs, RDMA).
+    static func stuckDetail(_ pid: pid_t, state: UInt8) -> String {
+        let states: [UInt8: String] = [UInt8(ascii: "D"): "uninterruptible sleep", UInt8(ascii: "T"): "stopped",
+                                       UInt8(ascii: "t"): "traced", UInt8(ascii: "R"): "running", UInt8(ascii: "S"): "sleeping"]
+        let letter = String(UnicodeScalar(state))
+        var parts = ["state \(letter)" + (states[state].map { " (\($0))" } ?? "")]
+        let wchan = readFile("/proc/\(pid)/wchan", limit: 256).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        parts.append("wchan " + (wchan.isEmpty || wchan == "0" ? "unknown" : wchan))
+        var devices: [String] = []
+        for fd in ProcRead.directory("/proc/\(pid)/fd") {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let count = readlink("/proc/\(pid)/fd/\(fd)", &buffer, buffer.count - 1)
+            guard count > 0 else { continue }
+            let target = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if ["/dev/nvidia", "/dev/dri/", "/dev/infiniband/"].contains(where: { target.hasPrefix($0) }), !devices.contains(target) {
+                devices.append(target)
+            }
+        }
+        parts.append(devices.isEmpty ? "holds no GPU or RDMA device" : "holds " + devices.joined(separator: ", "))
+        return parts.joined(separator: "; ")
     }
 }

@@ -12,10 +12,10 @@ enum QuickRun {
     /// GuardOptions' options that take a value, and whether that value may start with '-' (their
     /// `parsing: .unconditional`).
     static let valued: [String: Bool] = ["signal": true, "grace": true, "poll-interval": true,
-                                         "scope": false, "watch": false, "exclude": false,
+                                         "scope": false, "watch": false, "exclude": false, "log": false,
                                          "isolate": false, "isolate-init": false]
     /// GuardOptions' flags, and Run's.
-    static let flags: Set<String> = ["quiet", "verbose", "pgroup"]
+    static let flags: Set<String> = ["quiet", "verbose", "pgroup", "clean-shm"]
 
     /// The `RunRequest` that `arguments` (without the program name) asks for, or nil.
     static func parse(_ arguments: [String]) -> RunRequest? {
@@ -62,10 +62,12 @@ enum QuickRun {
         options.scope = scope
         options.watch = watch
         options.exclude = values["exclude"]
+        options.log = values["log"]
         options.quiet = given.contains("quiet")
         options.verbose = given.contains("verbose")
         run.options = options
         run.processGroup = given.contains("pgroup")
+        run.cleanShm = given.contains("clean-shm")
         run.isolate = isolate
         run.isolateInit = isolateInit
         run.command = Array(arguments[(end + 1)...])

@@ -21,6 +21,10 @@ struct Run: ParsableCommand {
           help: "Start CMD in its own process group and forward every signal to that whole group.")
     var processGroup = false
 
+    @Flag(name: .customLong("clean-shm"),
+          help: "At job end, remove what the job's processes created in /dev/shm and left there (shm_open, sem_open).")
+    var cleanShm = false
+
     @Option(name: .long, help: ArgumentHelp(
         "on (a bare --isolate): run the job in its own pid namespace, so nothing in it outlives the launcher, or exit 2 where none can be made; auto: the same, or a warning and no isolation. (default: $ORPHANGUARD_ISOLATE, else off)",
         valueName: "on|auto|off"))
@@ -35,8 +39,8 @@ struct Run: ParsableCommand {
 
     /// The same values, plain.
     var request: RunRequest {
-        RunRequest(options: options.values, processGroup: processGroup, isolate: isolate, isolateInit: isolateInit,
-                   command: command)
+        RunRequest(options: options.values, processGroup: processGroup, cleanShm: cleanShm, isolate: isolate,
+                   isolateInit: isolateInit, command: command)
     }
 
     func validate() throws {

@@ -7,6 +7,7 @@ import Glibc
 struct RunRequest {
     var options = GuardValues()
     var processGroup = false
+    var cleanShm = false
     var isolate: IsolationMode?
     var isolateInit: Int32?
     var command: [String] = []
@@ -33,8 +34,28 @@ struct RunRequest {
         // the library first in LD_PRELOAD and ASan's link-order check off (given back to CMD by the
         // library's constructor). C strings throughout: a start pays for no copies of it.
         let variables = options.variables
-        let status = withCurrentEnvironment(dropping: ["ORPHANGUARD_LIBRARY="] + variables.map { $0.name + "=" },
-                                            adding: variables.map { "\($0.name)=\($0.value)" }) { own in
+        var dropping = ["ORPHANGUARD_LIBRARY="] + variables.map { $0.name + "=" }
+        var adding = variables.map { "\($0.name)=\($0.value)" }
+        // The event log: a job id for it, or, when it cannot be written, one warning and no log.
+        let logPath = variables.first { $0.name == "ORPHANGUARD_LOG" }?.value ?? getenv("ORPHANGUARD_LOG").map { String(cString: $0) }
+        var logged = false
+        if let logPath, !logPath.isEmpty {
+            if let err = EventLog.check(logPath) {
+                report("cannot write the event log \(logPath): \(String(cString: strerror(err))); the job runs without it")
+                dropping.append("ORPHANGUARD_LOG=")
+                adding.removeAll { $0.hasPrefix("ORPHANGUARD_LOG=") }
+            } else {
+                logged = true
+                if getenv("ORPHANGUARD_JOB") == nil { adding.append("ORPHANGUARD_JOB=" + EventLog.newJobId()) }
+            }
+        }
+        // What the job's processes create in /dev/shm, tracked for --clean-shm and for the log's report.
+        let registry = cleanShm || logged ? ShmRegistry() : nil
+        if let registry {
+            dropping.append("ORPHANGUARD_SHM_REGISTRY=")
+            adding.append("ORPHANGUARD_SHM_REGISTRY=" + registry.file)
+        }
+        let status = withCurrentEnvironment(dropping: dropping, adding: adding) { own in
             withPreloadedEnvironment(own, library: library) { environment in
                 // What CMD's library will use, inherited variables included: the launcher acts the same way.
                 let settings = Settings(envp: environment)
@@ -44,7 +65,12 @@ struct RunRequest {
                     forwardToGroup: processGroup,
                     quiet: settings.quiet,
                     verbose: settings.verbose,
-                    excluded: settings.excludedNames
+                    excluded: settings.excludedNames,
+                    log: logged ? EventLog(environment: environmentStrings(environment)) : nil,
+                    mode: isolateInit == nil ? "run" : "isolate",
+                    settings: settings.summary,
+                    sharedMemory: registry,
+                    cleanShm: cleanShm
                 ))
                 if let isolateInit {
                     Isolation.becomeInit(supervisor, lifeline: isolateInit, graceMilliseconds: settings.graceMilliseconds)

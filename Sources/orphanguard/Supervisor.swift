@@ -19,7 +19,19 @@ final class Supervisor {
         var quiet: Bool
         var verbose: Bool
         var excluded: [String]
+        /// The event log, if one is set (EventLog.swift).
+        var log: EventLog?
+        /// How the job is run, for job_start: "run", or "isolate" for the init of --isolate.
+        var mode = "run"
+        /// The settings in force, for job_start.
+        var settings = ""
+        /// The job's shared-memory registry, and whether to remove what it names at the end.
+        var sharedMemory: ShmRegistry?
+        var cleanShm = false
     }
+
+    /// A process still present this long after its SIGKILL is reported (still_alive).
+    static let unkillableMilliseconds = 2_000
 
     /// CMD could not be started at all (vfork failed).
     struct StartFailure: Error, CustomStringConvertible {
@@ -51,6 +63,21 @@ final class Supervisor {
     private var unguarded: (pid: pid_t, start: UInt64)?
     private var handled = sigset_t()
     private var original = sigset_t()
+    private var log: EventLog? { policy.log }
+    private var startedAt = 0
+    private var commandName = ""
+    /// Processes ended after CMD's exit, how many of them died of SIGKILL, and when CMD was reaped.
+    private var leftovers: Set<pid_t> = []
+    private var leftoversKilled = 0
+    private var commandEndedAt = 0
+    /// When the launcher sent SIGKILL, until the process is reaped or reported as unkillable.
+    private var killedAt: [pid_t: Int] = [:]
+    private var reportedUnkillable: Set<pid_t> = []
+    /// Processes found already dying when the launcher came to end them: given nothing, recorded by no one here.
+    private var endingAlready: Set<pid_t> = []
+    /// Reaped processes that a signal ended which the launcher did not send (pid, start, name, signal):
+    /// recorded as ended_by_kernel at job end unless their library recorded what it did.
+    private var endedUnseen: [(pid: pid_t, start: UInt64, comm: String, signal: String)] = []
 
     /// Under `--isolate`, in the namespace's init (Isolation.swift): the signal the init gets when the
     /// launcher outside dies, and the check that it did. CMD then gets the configured signal, as a
@@ -73,13 +100,24 @@ final class Supervisor {
         // Blocked, then taken with sigwaitinfo: no handler runs at an awkward moment.
         try systemCall("sigprocmask") { sigprocmask(SIG_BLOCK, &handled, &original) }
         if let parentDeath { sigdelset(&original, parentDeath.signal) } // blocked since our exec; not CMD's
+        startedAt = nowMilliseconds()
+        commandName = argv[0].split(separator: "/").last.map(String.init) ?? argv[0]
+        defer { policy.sharedMemory?.remove() }
         if let code = try spawn(argv, environment: environment) { return code }
+        var start = EventLog.Record("job_start", process: child, start: ProcFS.stat(child)?.start ?? 0)
+        start.argv = argv
+        start.signal = Signals.name(policy.signal)
+        start.graceMilliseconds = policy.graceMilliseconds
+        start.detail = "mode=\(policy.mode) \(policy.settings)"
+        log?.write(start)
         // Claims are descriptors, one per process being ended.
         _ = og_launcher_raise_descriptor_limit()
         supervise()
         endRemaining()
         claims.values.forEach { close($0) }
-        return exitCode(childStatus ?? 0)
+        let status = childStatus ?? 0
+        summarize(status)
+        return exitCode(status)
     }
 
     /// Starts CMD; nil, or the exit code to leave with when it cannot be run.
@@ -121,7 +159,7 @@ final class Supervisor {
         var info = siginfo_t()
         lookSoon()
         while childStatus == nil {
-            let sig = waitForSignal(&info, until: [nextLook, nextKill].compactMap { $0 }.min())
+            let sig = waitForSignal(&info, until: [nextLook, nextKill, nextUnkillableCheck].compactMap { $0 }.min())
             if sig > 0 {
                 handle(sig, info: &info)
                 lookSoon()
@@ -194,13 +232,38 @@ final class Supervisor {
     private func reap() {
         var status: Int32 = 0
         while true {
-            let pid = waitpid(-1, &status, WNOHANG)
+            // With a log, the zombie is named before it goes: its start time and name are in /proc
+            // until it is reaped.
+            var zombie: ProcFS.Stat?
+            var zombieName = ""
+            let pid: pid_t
+            if log != nil {
+                let next = og_launcher_peek_exited()
+                if next == -EINTR { continue }
+                if next <= 0 { return }
+                zombie = ProcFS.stat(next)
+                zombieName = ProcFS.comm(next)
+                pid = waitpid(next, &status, WNOHANG)
+            } else {
+                pid = waitpid(-1, &status, WNOHANG)
+            }
             if pid < 0 && errno == EINTR { continue }
             if pid <= 0 { return }
-            ending[pid] = nil
+            // Ended by the launcher's hand (a process already dying was only watched).
+            let wasEnding = ending.removeValue(forKey: pid) != nil && endingAlready.remove(pid) == nil
             spared.remove(pid)
             if let claim = claims.removeValue(forKey: pid) { close(claim) }
-            if pid == child { childStatus = status }
+            let killedBy = og_wait_signaled(status) != 0 ? og_wait_term_signal(status) : 0
+            // Its status alone may not say: a fatal signal that arrived first is the one reported.
+            let sentKill = killedAt.removeValue(forKey: pid) != nil || reportedUnkillable.remove(pid) != nil
+            if pid == child {
+                childStatus = status
+                commandEndedAt = nowMilliseconds()
+            } else if leftovers.contains(pid) {
+                if (killedBy == SIGKILL || sentKill) && policy.signal != SIGKILL { leftoversKilled += 1 }
+            } else if !wasEnding, killedBy != 0, let zombie {
+                endedUnseen.append((pid, zombie.start, zombieName, Signals.name(killedBy)))
+            }
         }
     }
 
@@ -213,10 +276,13 @@ final class Supervisor {
             if policy.excluded.contains(name) || ProcFS.optedOut(pid, name: name) {
                 spared.insert(pid)
                 debug("\(pid) (\(name)) was re-parented to us but opted out; leaving it")
+                var record = EventLog.Record("orphan_adopted", action: "excluded", process: pid, start: stat.start)
+                record.detail = "opted out (ORPHANGUARD_DISABLE or ORPHANGUARD_EXCLUDE): left running"
+                log?.write(record)
                 continue
             }
             startEnding(pid, start: stat.start, stopped: stat.state == UInt8(ascii: "T"), name: name,
-                        reason: "the parent of \(pid) exited")
+                        reason: "the parent of \(pid) exited", event: "orphan_adopted")
             lookSoon()
         }
     }
@@ -225,9 +291,27 @@ final class Supervisor {
     /// sends it is decided by the claim (CShim/claim.h): the process's own watcher may notice its
     /// parent's death at the same moment, and takes the same claim first. A stopped process gets
     /// SIGCONT as well: stopped, it would hold the signal until SIGKILL, and its watcher would not run.
-    private func startEnding(_ pid: pid_t, start: UInt64, stopped: Bool, name: String, reason: String) {
+    private func startEnding(_ pid: pid_t, start: UInt64, stopped: Bool, name: String, reason: String, event: String) {
+        // A process that is already ending (its library may have just sent the signal, and its
+        // claim may be gone with its watcher thread) gets nothing and no record; should it hang in
+        // its exit (a driver's close), the grace period's SIGKILL and the unkillable report follow.
+        if ProcFS.dying(pid) {
+            ending[pid] = nowMilliseconds() + policy.graceMilliseconds
+            endingAlready.insert(pid)
+            leftovers.remove(pid)
+            return
+        }
+        // Named before the signal: it may end the process at once.
+        var record = log.map { _ in EventLog.Record(event, process: pid, start: start) }
         let claim = og_launcher_claim(pid, start)
         if claim >= 0 { claims[pid] = claim }
+        if claim >= 0, ProcFS.dying(pid) {
+            if let held = claims.removeValue(forKey: pid) { close(held) }
+            ending[pid] = nowMilliseconds() + policy.graceMilliseconds
+            endingAlready.insert(pid)
+            leftovers.remove(pid)
+            return
+        }
         let libraryClaimed = claim == -EADDRINUSE
         // Without a library of its own to take the claim, the kernel may have sent it (exec armed
         // PR_SET_PDEATHSIG). The claim goes again: a library that comes up after all acts on its own.
@@ -235,6 +319,11 @@ final class Supervisor {
         if kernelSent, let held = claims.removeValue(forKey: pid) { close(held) }
         // The library's own escalation comes first: ours follows a moment later.
         ending[pid] = nowMilliseconds() + policy.graceMilliseconds + (libraryClaimed ? 500 : 0)
+        record?.signal = Signals.name(policy.signal)
+        record?.graceMilliseconds = policy.signal == SIGKILL ? 0 : policy.graceMilliseconds
+        record?.action = libraryClaimed ? "library" : kernelSent ? "kernel" : "signal"
+        record?.detail = reason
+        if let record { log?.write(record) }
         if libraryClaimed || kernelSent {
             debug("\(reason); \(libraryClaimed ? "its library" : "the kernel (PR_SET_PDEATHSIG)") already sent \(Signals.name(policy.signal)) to \(pid) (\(name)): not sending it again")
         } else {
@@ -251,11 +340,38 @@ final class Supervisor {
         for (pid, deadline) in ending where deadline <= now {
             if !ProcFS.isZombieOrGone(pid) {
                 if !policy.quiet { report("\(pid) (\(ProcFS.comm(pid))) still running after the grace period; sending SIGKILL") }
+                if let log, let stat = ProcFS.stat(pid) {
+                    var record = EventLog.Record("sigkill_after_grace", process: pid, start: stat.start)
+                    record.signal = "SIGKILL"
+                    record.graceMilliseconds = policy.graceMilliseconds
+                    log.write(record)
+                }
                 kill(pid, SIGKILL)
+                killedAt[pid] = now
             }
             ending[pid] = .max
         }
+        reportUnkillable(now)
     }
+
+    /// A process still there well after its SIGKILL sleeps in the kernel where no signal reaches it
+    /// (uninterruptible sleep in a driver, typically a GPU's): said once, with what holds it.
+    private func reportUnkillable(_ now: Int) {
+        for (pid, at) in killedAt where now - at >= Self.unkillableMilliseconds {
+            killedAt[pid] = nil
+            reportedUnkillable.insert(pid)
+            guard let stat = ProcFS.stat(pid), stat.state != UInt8(ascii: "Z") else { continue }
+            let what = ProcFS.stuckDetail(pid, state: stat.state)
+            report("\(pid) (\(ProcFS.comm(pid))) is still present \(now - at) ms after SIGKILL: \(what)")
+            var record = EventLog.Record("still_alive", process: pid, start: stat.start)
+            record.signal = "SIGKILL"
+            record.detail = what
+            log?.write(record)
+        }
+    }
+
+    /// When the next unkillable check is due.
+    private var nextUnkillableCheck: Int? { killedAt.values.min().map { $0 + Self.unkillableMilliseconds } }
 
     /// When the next grace period runs out.
     private var nextKill: Int? { ending.values.filter { $0 != .max }.min() }
@@ -278,15 +394,81 @@ final class Supervisor {
                 }
                 left = true
                 if ending[pid] == nil {
+                    leftovers.insert(pid)
                     startEnding(pid, start: stat.start, stopped: stat.state == UInt8(ascii: "T"),
-                                name: ProcFS.comm(pid), reason: "command \(child) exited")
+                                name: ProcFS.comm(pid), reason: "command \(child) exited", event: "leftover_ended")
                 }
             }
             escalate()
             if !left || nowMilliseconds() >= giveUp { break }
-            _ = waitForSignal(&info, until: min(giveUp, nextKill ?? giveUp))
+            _ = waitForSignal(&info, until: [giveUp, nextKill, nextUnkillableCheck].compactMap { $0 }.min())
         }
         reap()
+    }
+
+    /// The job's last records and, unless quiet, one line when leftovers were ended:
+    /// `orphanguard: torchrun exited with 137 (SIGKILL); ended 6 leftover processes (6 on SIGTERM, 0 needed SIGKILL) in 41 ms`.
+    private func summarize(_ status: Int32) {
+        let code = exitCode(status)
+        let signal = og_wait_signaled(status) != 0 ? Signals.name(og_wait_term_signal(status)) : nil
+        if let log {
+            let recorded = endedUnseen.isEmpty ? [] : log.libraryRecords()
+            for ended in endedUnseen where !recorded.contains("\(ended.pid)/\(ended.start)") {
+                var record = EventLog.Record("ended_by_kernel")
+                record.pid = ended.pid
+                record.start = ended.start
+                record.comm = ended.comm
+                record.exitSignal = ended.signal
+                record.detail = "ended by \(ended.signal), which neither the launcher nor its library sent: PR_SET_PDEATHSIG (its parent died before its library's watcher ran) or another process"
+                log.write(record)
+            }
+        }
+        if !leftovers.isEmpty, !policy.quiet {
+            let count = leftovers.count
+            let took = nowMilliseconds() - (commandEndedAt > 0 ? commandEndedAt : startedAt)
+            report("\(commandName) exited with \(code)\(signal.map { " (\($0))" } ?? ""); ended \(count) leftover process\(count == 1 ? "" : "es") (\(count - leftoversKilled) on \(Signals.name(policy.signal)), \(leftoversKilled) needed SIGKILL) in \(took) ms")
+        }
+        reportSharedMemory()
+        if let log {
+            var end = EventLog.Record("job_end", process: child, start: 0)
+            end.comm = commandName
+            end.argv = nil
+            end.uid = Int(getuid())
+            end.exitCode = og_wait_exited(status) != 0 ? Int(og_wait_exit_status(status)) : -1
+            end.exitSignal = signal
+            end.count = leftovers.count
+            end.durationMilliseconds = nowMilliseconds() - startedAt
+            log.write(end)
+        }
+    }
+
+    /// What the job's processes left in /dev/shm (ShmRegistry): removed with --clean-shm, else named.
+    private func reportSharedMemory() {
+        guard let registry = policy.sharedMemory else { return }
+        defer { registry.remove() }
+        let left = registry.leftovers()
+        guard !left.isEmpty else { return }
+        var removed: [ShmRegistry.Entry] = []
+        if policy.cleanShm {
+            for entry in left {
+                if unlink(entry.path) == 0 || errno == ENOENT { removed.append(entry) }
+                else { report("--clean-shm: cannot remove \(entry.path): \(String(cString: strerror(errno)))") }
+            }
+        }
+        let kept = left.filter { entry in !removed.contains { $0.path == entry.path } }
+        for (entries, action) in [(removed, "removed"), (kept, "left")] where !entries.isEmpty {
+            let names = entries.map(\.path).joined(separator: ", ")
+            let total = ShmRegistry.size(entries.reduce(0) { $0 + $1.bytes })
+            if !policy.quiet {
+                report(action == "removed"
+                    ? "removed \(entries.count) shared memory entr\(entries.count == 1 ? "y" : "ies") the job left (\(total)): \(names)"
+                    : "the job left \(entries.count) shared memory entr\(entries.count == 1 ? "y" : "ies") (\(total)), taken until removed or reboot: \(names)\(policy.cleanShm ? "" : "; --clean-shm removes them")")
+            }
+            var record = EventLog.Record(action == "removed" ? "shm_removed" : "shm_left")
+            record.count = entries.count
+            record.detail = names
+            log?.write(record)
+        }
     }
 
     private func exitCode(_ status: Int32) -> Int32 {

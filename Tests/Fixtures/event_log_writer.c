@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../CShim/event_log.h"
+#include "../../CShim/include/event_log.h"
 
 static struct og_event hostile(void)
 {

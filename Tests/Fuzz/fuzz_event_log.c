@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../CShim/event_log.h"
+#include "../../CShim/include/event_log.h"
 
 /* Decodes a JSON string body; returns the decoded length or -1 if it is not valid. */
 static long decode(const unsigned char *s, size_t n, unsigned char *out)

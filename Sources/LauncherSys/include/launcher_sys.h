@@ -35,6 +35,10 @@ int og_launcher_become_subreaper(void);
 /// The si_code of a siginfo_t (a union Swift cannot read portably).
 int og_siginfo_code(const siginfo_t *info);
 
+/// The pid of an exited child, left unreaped (waitid with WNOWAIT, whose siginfo_t is a union
+/// Swift cannot read) so its /proc entry can still be read: 0 if none has exited, or -errno.
+pid_t og_launcher_peek_exited(void);
+
 /// WIFEXITED & co. are macros Swift cannot call.
 int og_wait_exited(int status);
 int og_wait_exit_status(int status);

@@ -277,6 +277,7 @@ void og_event_set_job(struct og_event *event, char *const *envp)
 {
     event->job = value_of(envp, OG_ENV_JOB);
     event->slurm_job = value_of(envp, "SLURM_JOB_ID");
+    event->slurm_step = value_of(envp, "SLURM_STEP_ID");
     event->torchelastic_run = value_of(envp, "TORCHELASTIC_RUN_ID");
 }
 
@@ -319,6 +320,7 @@ static size_t format(const struct og_event *e, const struct timespec *when, cons
         put_str(&o, "null");
     key(&o, "truncated");
     put_str(&o, cut || (!with_long_fields && e->detail) ? "true" : "false");
+    field_str(&o, "slurm_step", e->slurm_step, ID_ROOM);
     put(&o, "}\n", 2);
     return o.full ? 0 : o.used;
 }

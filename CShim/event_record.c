@@ -19,6 +19,7 @@
 
 static char **g_argv;
 static char g_slurm_job[ID_MAX];
+static char g_slurm_step[ID_MAX];
 static char g_torchelastic_run[ID_MAX];
 
 /* Copies the value of NAME in environ into buf ("" when absent or too long). */
@@ -40,6 +41,7 @@ void og_record_init(char **argv)
     if (!og_config_log(og_config()))
         return;
     copy_value("SLURM_JOB_ID", g_slurm_job, sizeof(g_slurm_job));
+    copy_value("SLURM_STEP_ID", g_slurm_step, sizeof(g_slurm_step));
     copy_value("TORCHELASTIC_RUN_ID", g_torchelastic_run, sizeof(g_torchelastic_run));
 }
 
@@ -63,6 +65,7 @@ void og_record(const char *event, const char *action, const struct og_act *act, 
     e.action = action;
     e.job = og_config_job(cfg);
     e.slurm_job = g_slurm_job[0] ? g_slurm_job : NULL;
+    e.slurm_step = g_slurm_step[0] ? g_slurm_step : NULL;
     e.torchelastic_run = g_torchelastic_run[0] ? g_torchelastic_run : NULL;
     e.pid = act->pid;
     e.start_time = act->start;

@@ -66,13 +66,14 @@ struct og_event {
     long count;                             /* job_end: processes ended; -1 none */
     long duration_ms;                       /* job_end: the job's duration; -1 none */
     const char *_Nullable detail;           /* free text: settings, state, wchan */
+    const char *_Nullable slurm_step;       /* SLURM_STEP_ID (added last: fields are only appended) */
 };
 
 /* An event with every field unknown. */
 struct og_event og_event_init(const char *event, const char *writer);
 
-/* Points event->job, slurm_job and torchelastic_run at the values of ORPHANGUARD_JOB, SLURM_JOB_ID
- * and TORCHELASTIC_RUN_ID in envp (not copied: envp must outlive the event). Async-signal-safe. */
+/* Points event->job, slurm_job, slurm_step and torchelastic_run at the values of ORPHANGUARD_JOB,
+ * SLURM_JOB_ID, SLURM_STEP_ID and TORCHELASTIC_RUN_ID in envp (not copied: envp must outlive the event). Async-signal-safe. */
 void og_event_set_job(struct og_event *event, char *_Nullable const *_Nullable envp);
 
 /* JSON-escapes at most `src_len` bytes of src into dst, writing no more than `room` bytes and never

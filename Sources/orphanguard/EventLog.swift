@@ -46,6 +46,7 @@ final class EventLog {
     let path: String
     let job: String
     private let slurmJob: String?
+    private let slurmStep: String?
     private let torchelasticRun: String?
     /// The file's size when the job started: the library's records of this job come after it.
     private(set) var startOffset: off_t = 0
@@ -59,6 +60,7 @@ final class EventLog {
         self.path = path
         self.job = job
         slurmJob = value("SLURM_JOB_ID")
+        slurmStep = value("SLURM_STEP_ID")
         torchelasticRun = value("TORCHELASTIC_RUN_ID")
         var st = stat()
         if fstatat(AT_FDCWD, path, &st, 0) == 0 { startOffset = st.st_size }
@@ -101,6 +103,7 @@ final class EventLog {
         e.action = c(record.action)
         e.job = c(job)
         e.slurm_job = c(slurmJob)
+        e.slurm_step = c(slurmStep)
         e.torchelastic_run = c(torchelasticRun)
         e.pid = record.pid
         e.start_time = record.start

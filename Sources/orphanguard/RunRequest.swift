@@ -41,7 +41,7 @@ struct RunRequest {
         var logged = false
         if let logPath, !logPath.isEmpty {
             if let err = EventLog.check(logPath) {
-                report("cannot write the event log \(logPath): \(String(cString: strerror(err))); the job runs without it")
+                report("cannot write the event log \(logPath): \(EventLog.describe(err)); the job runs without it")
                 dropping.append("ORPHANGUARD_LOG=")
                 adding.removeAll { $0.hasPrefix("ORPHANGUARD_LOG=") }
             } else {

@@ -25,6 +25,7 @@ static struct og_event hostile(void)
     e.action = "signal";
     e.job = "job-1";
     e.slurm_job = "4242";
+    e.slurm_step = "0";
     e.pid = 5678;
     e.start_time = 123456;
     e.comm = "py\"thon";

@@ -9,7 +9,7 @@ final class EventLogTests: XCTestCase {
     private static let fields = ["time", "host", "job", "slurm_job", "torchelastic_run", "event", "action", "writer", "pid",
                                  "start_time", "comm", "argv", "uid", "parent_pid", "parent_end", "parent_exit_code",
                                  "parent_signal", "signal", "grace_ms", "since_parent_ms", "exit_code", "exit_signal",
-                                 "count", "duration_ms", "detail", "truncated"]
+                                 "count", "duration_ms", "detail", "truncated", "slurm_step"]
 
     private func temporaryFolder() throws -> String {
         let path = NSTemporaryDirectory() + "orphanguard-events-\(getpid())-\(UUID().uuidString.prefix(8))"

@@ -28,7 +28,7 @@ final class EventLogWriterTests: XCTestCase {
             + #""start_time":123456,"comm":"py\"thon","argv":["python3","-c","print(\"a\\b\")\n\t\u0001","café \ufffd\ufffd"],"#
             + #""uid":1000,"parent_pid":1234,"parent_end":"signal","parent_exit_code":null,"parent_signal":"SIGKILL","#
             + #""signal":"SIGTERM","grace_ms":5000,"since_parent_ms":0,"exit_code":null,"exit_signal":null,"count":null,"#
-            + #""duration_ms":null,"detail":null,"truncated":false}"# + "\n"
+            + #""duration_ms":null,"detail":null,"truncated":false,"slurm_step":"0"}"# + "\n"
         XCTAssertEqual(result.out, expected)
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
         XCTAssertEqual(object["argv"] as? [String], ["python3", "-c", "print(\"a\\b\")\n\t\u{1}", "café \u{FFFD}\u{FFFD}"])
@@ -36,9 +36,11 @@ final class EventLogWriterTests: XCTestCase {
 
     /// The job ids come from ORPHANGUARD_JOB, SLURM_JOB_ID and TORCHELASTIC_RUN_ID, each its own field.
     func testJobIdsFromTheEnvironment() throws {
-        var env = guardedEnvironment(["ORPHANGUARD_JOB": "og-1", "SLURM_JOB_ID": "77", "ORPHANGUARD_JOBX": "no"], preload: false)
+        var env = guardedEnvironment(["ORPHANGUARD_JOB": "og-1", "SLURM_JOB_ID": "77", "SLURM_STEP_ID": "3",
+                                       "ORPHANGUARD_JOBX": "no"], preload: false)
         var result = try runCommand([try driver(), "job"], environment: env)
         XCTAssertTrue(result.out.contains(#""host":null,"job":"og-1","slurm_job":"77","torchelastic_run":null,"#), result.out)
+        XCTAssertTrue(result.out.contains(#""slurm_step":"3"}"#), result.out)
         env = guardedEnvironment(["TORCHELASTIC_RUN_ID": "run\"x"], preload: false)
         result = try runCommand([try driver(), "job"], environment: env)
         XCTAssertTrue(result.out.contains(#""job":null,"slurm_job":null,"torchelastic_run":"run\"x","#), result.out)

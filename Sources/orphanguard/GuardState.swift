@@ -44,8 +44,8 @@ struct GuardState {
 
     /// Reads pid's state; nil when the process is gone or /proc does not show it.
     static func read(_ pid: pid_t) -> GuardState? {
-        guard let stat = ProcStatLine(pid) else { return nil }
-        var state = GuardState(pid: pid, ppid: stat.ppid, comm: stat.comm, startTicks: stat.startTicks)
+        guard let stat = ProcFS.stat(pid) else { return nil }
+        var state = GuardState(pid: pid, ppid: stat.ppid, comm: stat.comm, startTicks: stat.start)
         let environment = state.readEnvironment()
         state.applySettings(environment)
         switch ProcRead.bytes("/proc/\(pid)/maps") {
@@ -229,21 +229,4 @@ private extension Substring {
     }
 }
 
-/// /proc/PID/stat's comm and fields 4 and 22; comm may hold spaces and parentheses, so fields
-/// restart after the last ')'.
-struct ProcStatLine {
-    let comm: String
-    let ppid: pid_t
-    let startTicks: UInt64
-
-    init?(_ pid: pid_t) {
-        guard let bytes = readFile("/proc/\(pid)/stat", limit: 1024), let open = bytes.firstIndex(of: UInt8(ascii: "(")),
-              let close = bytes.lastIndex(of: UInt8(ascii: ")")), open < close else { return nil }
-        comm = String(decoding: bytes[(open + 1)..<close], as: UTF8.self)
-        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) }
-        guard fields.count > 19, let ppid = pid_t(fields[1]), let start = UInt64(fields[19]) else { return nil }
-        self.ppid = ppid
-        self.startTicks = start
-    }
-}
 

@@ -4,6 +4,8 @@ import OrphanguardCore
 /// What the launcher reads from /proc about its descendants.
 enum ProcFS {
     struct Stat {
+        /// Field 2, between the parentheses (it may hold spaces and parentheses itself).
+        let comm: String
         let state: UInt8
         let ppid: pid_t
         /// Field 22, in clock ticks since boot: with the pid, names the process for good.
@@ -16,15 +18,22 @@ enum ProcFS {
         var exiting: Bool { flags & 0x4 != 0 }
     }
 
+    /// /proc/PID/stat, read by the library's own reader (CShim/proc_stat.c).
     static func stat(_ pid: pid_t) -> Stat? {
-        guard let bytes = readFile("/proc/\(pid)/stat", limit: 1024),
-              let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        // comm may hold spaces and parentheses: fields restart after the last ')'.
-        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
-        guard fields.count > 19, let ppid = pid_t(String(decoding: fields[1], as: UTF8.self)),
-              let start = UInt64(String(decoding: fields[19], as: UTF8.self)),
-              let flags = UInt(String(decoding: fields[6], as: UTF8.self)) else { return nil }
-        return Stat(state: fields[0].first ?? 0, ppid: ppid, start: start, flags: flags)
+        var buffer = [CChar](repeating: 0, count: 1024)
+        return buffer.withUnsafeMutableBufferPointer { buf -> Stat? in
+            guard let base = buf.baseAddress, let fields = og_stat_read("/proc/\(pid)/stat", base, buf.count) else { return nil }
+            var ppid: UInt64 = 0, start: UInt64 = 0, flags: UInt64 = 0
+            guard og_stat_field(fields, 4, &ppid), og_stat_field(fields, 22, &start), og_stat_field(fields, 9, &flags) else {
+                return nil
+            }
+            // og_stat_read leaves "PID (comm) " before the fields.
+            let head = UnsafeBufferPointer(start: base, count: fields - UnsafePointer(base)).map { UInt8(bitPattern: $0) }
+            let open = head.firstIndex(of: UInt8(ascii: "(")).map { $0 + 1 } ?? 0
+            let close = head.lastIndex(of: UInt8(ascii: ")")) ?? open
+            return Stat(comm: String(decoding: head[open..<max(open, close)], as: UTF8.self),
+                        state: UInt8(bitPattern: fields.pointee), ppid: pid_t(ppid), start: start, flags: UInt(flags))
+        }
     }
 
     /// The direct children of this (single-threaded) process.

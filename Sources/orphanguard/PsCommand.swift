@@ -130,7 +130,7 @@ struct ProcessTable {
     static func read() -> ProcessTable {
         var table = ProcessTable()
         for name in ProcRead.directory("/proc") {
-            guard let pid = pid_t(name), let stat = ProcStatLine(pid) else { continue }
+            guard let pid = pid_t(name), let stat = ProcFS.stat(pid) else { continue }
             table.parents[pid] = stat.ppid
             table.children[stat.ppid, default: []].append(pid)
         }

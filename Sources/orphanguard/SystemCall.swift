@@ -18,20 +18,10 @@ func systemCall<T: BinaryInteger>(_ name: String, _ body: () -> T) throws -> T {
     }
 }
 
-/// The whole content of a (small) file, e.g. under /proc; nil if it cannot be read.
+/// The whole content of a (small) file, e.g. under /proc; nil if it cannot be read (ProcRead.bytes
+/// says why).
 func readFile(_ path: String, limit: Int = 1 << 16) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var data: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while data.count < limit {
-        let got = read(fd, &chunk, chunk.count)
-        if got < 0 && errno == EINTR { continue }
-        if got <= 0 { break }
-        data.append(contentsOf: chunk[0..<got])
-    }
-    return data
+    try? ProcRead.bytes(path, limit: limit).get()
 }
 
 /// Monotonic time in milliseconds.

@@ -45,19 +45,8 @@
 #include "claim.h"
 #include "include/event_log.h"
 #include "og.h"
+#include "og_kernel.h"
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_getfd
-#define SYS_pidfd_getfd 438
-#endif
-#ifndef SYS_close_range
-#define SYS_close_range 436
-#endif
-#ifndef CLOSE_RANGE_UNSHARE
-#define CLOSE_RANGE_UNSHARE (1U << 1)
-#endif
 
 #define WATCHER_STACK (64 * 1024)
 #define HIGH_FD_FLOOR 256
@@ -65,14 +54,6 @@
 /* After a parent's normal exit, how long an orphan may take to end on its own. */
 #define SETTLE_MS 250
 
-/* PIDFD_GET_INFO (Linux 6.13; the exit status from 6.15), not in older headers. */
-struct pidfd_exit_info {
-    uint64_t mask, cgroupid;
-    uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
-    int32_t exit_code;
-};
-#define PIDFD_GET_EXIT_INFO _IOWR(0xFF, 11, struct pidfd_exit_info)
-#define PIDFD_INFO_EXIT_BIT (1ULL << 3)
 
 /* A descriptor the watcher opened; in the shared table the program may have
  * closed it and reused the number, so it is closed only while it is still

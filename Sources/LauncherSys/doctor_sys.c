@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "doctor_sys.h"
+#include "../../CShim/og_kernel.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -26,24 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_close_range
-#define SYS_close_range 436
-#endif
-#ifndef CLOSE_RANGE_UNSHARE
-#define CLOSE_RANGE_UNSHARE (1U << 1)
-#endif
 
-/* PIDFD_GET_INFO's argument as Linux 6.15 defines it (older headers lack it). */
-struct pidfd_exit_info {
-    uint64_t mask, cgroupid;
-    uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
-    int32_t exit_code;
-};
-#define PIDFD_GET_EXIT_INFO _IOWR(0xFF, 11, struct pidfd_exit_info)
-#define PIDFD_INFO_EXIT_BIT (1ULL << 3)
 
 #define TRIAL_EXIT_STATUS 7
 #define WATCHER_WAIT_MS 2000

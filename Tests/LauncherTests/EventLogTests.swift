@@ -109,15 +109,30 @@ final class EventLogTests: XCTestCase {
             print("ready parent", __import__("os").getpid(), flush=True)
             time.sleep(60)
             """
-        let child = try Child([Fixtures.python, "-c", script],
+        // The orphans go to a subreaper of the test's own that only reaps: under an outer launcher
+        // (CI runs the suite under `orphanguard run`) they would go to it, and it may claim some
+        // first; it keeps no log of this test's job.
+        let reaper = """
+            import ctypes, os, subprocess, sys
+            ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+            subprocess.Popen([sys.executable, "-c", sys.argv[1]])
+            while True:
+                try:
+                    os.wait()
+                except ChildProcessError:
+                    break
+            """
+        let child = try Child([try Fixtures.python, "-c", reaper, script],
                               environment: guardedEnvironment(["ORPHANGUARD_LOG": logPath, "ORPHANGUARD_JOB": "burst",
                                                                "ORPHANGUARD_QUIET": "1"]))
+        addTeardownBlock { child.signal(SIGKILL) }
         let ready = child.readyProcesses(count: 201, timeout: 30)
         let children = ready.filter { $0.role == "child" }.map(\.id)
         addTeardownBlock { killLeftovers(children) }
         XCTAssertEqual(children.count, 200)
+        let parent = try XCTUnwrap(ready.first { $0.role == "parent" })
         XCTAssertTrue(sleepUntil(timeout: 20) { children.allSatisfy { ProcessTable.threadNames(of: $0.pid).contains("orphanguard") } })
-        child.signal(SIGKILL)
+        kill(parent.id.pid, SIGKILL)
         XCTAssertNotNil(waitAllGone(children, timeout: 20), "left alive")
         let all = try records(logPath)
         XCTAssertEqual(all.count, 200)

@@ -146,11 +146,10 @@ struct og_act {
  * the record then shows) and, with a log set, the job ids of the
  * environment, which the watcher must not read while the program may change
  * it. Costs nothing without a log. */
-void og_record_init(char **OG_NULLABLE argv);
+void og_record_init(char **argv); /* argv may be NULL */
 /* Appends one record about this process (event_log.h) if ORPHANGUARD_LOG is
- * set; detail may be NULL. Never prints, keeps errno. */
-void og_record(const char *event, const char *OG_NULLABLE action, const struct og_act *act,
-               const char *OG_NULLABLE detail);
+ * set; action and detail may be NULL. Never prints, keeps errno. */
+void og_record(const char *event, const char *action, const struct og_act *act, const char *detail);
 
 /* ---- messages (log.c) --------------------------------------------------- */
 
